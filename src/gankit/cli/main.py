@@ -1,0 +1,209 @@
+"""The ``gankit`` command line. Bad input gives one line naming the problem and exit code 2;
+``--debug`` shows the traceback instead."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from gankit.errors import GankitError
+
+# Smoke-run settings: seconds, tiny data, the real code path.
+DRY_RUN_OVERRIDES = [
+    "data.limit=500",
+    "data.batch_size=50",
+    "train.steps=12",
+    "log.every=4",
+    "log.samples_every=6",
+    "log.checkpoint_every=6",
+    "log.tensorboard=true",
+]
+DRY_RUN_SCALE = 0.02
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
+        self.exit(2, f"gankit: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="gankit", description="Train, evaluate and study generative adversarial nets.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a preset into a run directory")
+    t.add_argument("preset", help="preset name (see 'gankit presets') or a YAML file")
+    t.add_argument("overrides", nargs="*", help="config overrides key=value, e.g. train.k=3")
+    t.add_argument("--out", required=True, help="run directory (resumed if it holds a run)")
+    t.add_argument("--resume", choices=["auto", "never"], default="auto")
+    t.add_argument("--dry-run", action="store_true", help="a few steps on tiny data, to check the set-up")
+    t.add_argument("--no-progress", action="store_true")
+
+    s = sub.add_parser("sample", help="draw samples from a run or checkpoint")
+    s.add_argument("run", help="run directory or checkpoint file")
+    s.add_argument("--n", type=_positive_int, default=100)
+    s.add_argument("--out", required=True, help=".png for a grid, .npy for an array [N, C, H, W] in [0, 1]")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--label", type=int, default=None, help="class label for conditional models")
+
+    e = sub.add_parser("eval", help="evaluate a run with registered metrics")
+    e.add_argument("run", help="run directory or checkpoint file")
+    e.add_argument("--metric", action="append", required=True, help="metric name, e.g. parzen10k (repeatable)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--out", default=None, help="also write the figures to this JSON file")
+    e.add_argument("--dry-run", action="store_true", help=f"scale sample counts by {DRY_RUN_SCALE}")
+
+    r = sub.add_parser("reproduce", help="reproduce a paper's figure or table")
+    r.add_argument("name", help="what to reproduce (see 'gankit reproduce list')")
+    r.add_argument("--out", default=None, help="output directory (default runs/NAME)")
+    r.add_argument("--full", action="store_true", help="train as long as the paper did")
+    r.add_argument("--paper-exact", action="store_true", help="use the paper's own optimiser schedule")
+    r.add_argument("--dry-run", action="store_true", help="seconds-long smoke run of the whole pipeline")
+    r.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("presets", help="list presets")
+    sub.add_parser("metrics", help="list metrics")
+    return p
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from gankit.config import load_config
+    from gankit.training.run import train
+
+    overrides = list(a.overrides) + (DRY_RUN_OVERRIDES if a.dry_run else [])
+    cfg = load_config(a.preset, overrides)
+    state = train(cfg, a.out, resume=a.resume, progress=False if a.no_progress else None)
+    print(f"trained {state.step} steps into {a.out}")
+    return 0
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from gankit.images import save_grid
+    from gankit.training.run import load_generator, sample_noise
+    from gankit.training.build import generate
+
+    out = Path(a.out)
+    if out.suffix not in (".png", ".npy"):
+        raise GankitError(f"--out {a.out}: expected a .png or .npy file name")
+    G, cfg, context, step = load_generator(a.run)
+    labels = None
+    if a.label is not None:
+        k = context.get("num_classes", 0)
+        if not k:
+            raise GankitError(f"--label: {a.run} is not a conditional model")
+        if not 0 <= a.label < k:
+            raise GankitError(f"--label {a.label}: expected a class in 0..{k - 1}")
+        labels = torch.full((a.n,), a.label, dtype=torch.long)
+    x = generate(G, a.n, sample_noise(cfg, context, a.seed), cfg.data.pixel_range, labels)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        from gankit.atomic import write_with
+
+        write_with(out, lambda p: np.save(open(p, "wb"), x.numpy()))
+    else:
+        save_grid(x, out)
+    print(f"wrote {a.n} samples from step {step} to {out}")
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from gankit.data.datasets import load_dataset
+    from gankit.metrics.registry import EvalContext, evaluate, get_metric
+    from gankit.training.build import generate
+    from gankit.training.run import load_generator, sample_noise
+
+    for m in a.metric:
+        get_metric(m)
+    G, cfg, context, step = load_generator(a.run)
+    data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
+    noise = sample_noise(cfg, context, a.seed)
+    ctx = EvalContext(
+        sample=lambda n: generate(G, n, noise, cfg.data.pixel_range),
+        data=data,
+        seed=a.seed,
+        scale=DRY_RUN_SCALE if a.dry_run else 1.0,
+    )
+    figures = evaluate(a.metric, ctx)
+    figures["step"] = step
+    text = json.dumps(figures, indent=2, sort_keys=True)
+    print(text)
+    if a.out:
+        from gankit.atomic import write_text
+
+        write_text(a.out, text + "\n")
+    return 0
+
+
+def cmd_reproduce(a: argparse.Namespace) -> int:
+    from gankit.reproduce.registry import REPRODUCTIONS, get_reproduction
+
+    if a.name == "list":
+        get_reproduction("goodfellow2014")  # loads the registry
+        for name, r in sorted(REPRODUCTIONS.items()):
+            print(f"{name:20s} {r.description}")
+        return 0
+    rep = get_reproduction(a.name)
+    if a.paper_exact and "paper_exact" not in rep.options:
+        raise GankitError(f"--paper-exact: not an option of reproduction '{a.name}'")
+    out = Path(a.out or f"runs/{a.name}")
+    rep.run(out, full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed)
+    return 0
+
+
+def cmd_presets(a: argparse.Namespace) -> int:
+    from gankit.config import preset_names
+
+    print("\n".join(preset_names()))
+    return 0
+
+
+def cmd_metrics(a: argparse.Namespace) -> int:
+    from gankit.metrics.registry import METRICS, get_metric
+
+    get_metric("parzen10k")
+    for name, m in sorted(METRICS.items()):
+        print(f"{name:28s} {m.description}")
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "sample": cmd_sample,
+    "eval": cmd_eval,
+    "reproduce": cmd_reproduce,
+    "presets": cmd_presets,
+    "metrics": cmd_metrics,
+}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except GankitError as e:
+        if args.debug:
+            raise
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gankit: interrupted; the last checkpoint is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Run configuration: presets are small YAML deltas over ``presets/defaults.yaml``.
+
+Every field is validated by pydantic; an unknown key, a wrong type or an out-of-range
+value becomes one :class:`ConfigError` naming the field.
+"""
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gankit.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class NetConfig(_Section):
+    """A network by registry name, with keyword arguments for its constructor."""
+
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataConfig(_Section):
+    name: str = "mnist"
+    root: Optional[str] = None  # directory with the dataset's files; else installed/downloaded copies
+    download: bool = True  # only tried when no local copy exists
+    batch_size: int = Field(100, ge=1)
+    limit: Optional[int] = Field(None, ge=1)  # keep the first N examples of each split (smoke runs)
+    pixel_range: Literal["unit", "symmetric"] = "unit"  # [0, 1] or [-1, 1] as the nets see it
+    conditional: bool = False  # feed labels to G and D
+
+
+class NoiseConfig(_Section):
+    distribution: Literal["gaussian", "uniform"] = "gaussian"
+    dim: int = Field(100, ge=1)
+    scale: float = Field(1.0, gt=0)  # std for gaussian; half-width for uniform
+
+
+class ObjectiveConfig(_Section):
+    name: str = "non-saturating"
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class OptimizerConfig(_Section):
+    name: Literal["sgd", "adam", "rmsprop"] = "adam"
+    lr: float = Field(2e-4, gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    betas: tuple[float, float] = (0.5, 0.999)
+    eps: float = Field(1e-8, gt=0)
+    alpha: float = Field(0.99, gt=0, lt=1)  # RMSProp smoothing
+    weight_decay: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _betas_in_range(self) -> "OptimizerConfig":
+        for b in self.betas:
+            if not 0 <= b < 1:
+                raise ValueError(f"betas must lie in [0, 1), got {list(self.betas)}")
+        return self
+
+
+class ScheduleConfig(_Section):
+    """The paper's schedules, in steps: lr_t = max(lr / lr_decay**t, min_lr); momentum rises
+    linearly from the optimiser's value to ``momentum_final`` between the two steps."""
+
+    lr_decay: float = Field(1.0, ge=1.0)
+    min_lr: float = Field(0.0, ge=0)
+    momentum_final: Optional[float] = Field(None, ge=0, lt=1)
+    momentum_start_step: int = Field(0, ge=0)
+    momentum_end_step: int = Field(1, ge=1)
+
+
+class TrainConfig(_Section):
+    steps: int = Field(20000, ge=1)  # generator updates (outer iterations of Algorithm 1)
+    k: int = Field(1, ge=1)  # discriminator steps per generator step
+    threads: Optional[int] = Field(None, ge=1)  # torch intra-op threads; None = torch's default
+
+
+class LogConfig(_Section):
+    every: int = Field(100, ge=1)  # metrics.jsonl / TensorBoard scalars
+    samples_every: int = Field(2000, ge=1)  # PNG grid
+    checkpoint_every: int = Field(2000, ge=1)  # steps
+    checkpoint_seconds: float = Field(600.0, gt=0)  # and at most this many seconds apart
+    keep_checkpoints: int = Field(3, ge=1)
+    tensorboard: bool = True
+    progress: bool = True
+
+
+class Config(_Section):
+    seed: int = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    noise: NoiseConfig = Field(default_factory=NoiseConfig)
+    generator: NetConfig
+    discriminator: NetConfig
+    objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
+    optim_g: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    optim_d: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------------------------------
+# Presets
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("gankit") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml") and p.name != "defaults.yaml")
+
+
+def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of config keys, got {type(data).__name__}")
+    return data
+
+
+def _preset_text(name_or_path: str) -> tuple[str, str]:
+    path = Path(name_or_path)
+    if name_or_path.endswith((".yaml", ".yml")) or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"preset file {name_or_path}: not found")
+        return path.read_text(), str(path)
+    res = resources.files("gankit") / "presets" / f"{name_or_path}.yaml"
+    if not res.is_file() or name_or_path == "defaults":
+        raise ConfigError(f"unknown preset '{name_or_path}' (known: {', '.join(preset_names())}; or a path to a .yaml file)")
+    return res.read_text(), f"preset {name_or_path}"
+
+
+def deep_merge(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in delta.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "args":
+            out[key] = deep_merge(out[key], value)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict) and key == "args":
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _resolve_preset(name_or_path: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A preset may name a ``base`` preset it is a delta over (default: defaults.yaml)."""
+    text, source = _preset_text(name_or_path)
+    delta = _read_yaml(text, source)
+    base_name = delta.pop("base", None)
+    if base_name is None:
+        defaults = _read_yaml((resources.files("gankit") / "presets" / "defaults.yaml").read_text(), "defaults.yaml")
+        return deep_merge(defaults, delta)
+    if not isinstance(base_name, str):
+        raise ConfigError(f"{source}: field 'base' must name a preset, got {base_name!r}")
+    if base_name in seen:
+        raise ConfigError(f"{source}: presets form a cycle through 'base: {base_name}'")
+    return deep_merge(_resolve_preset(base_name, seen + (name_or_path,)), delta)
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``train.k=3`` -> (['train', 'k'], 3). Values are parsed as YAML scalars/lists."""
+    if "=" not in item:
+        raise ConfigError(f"override '{item}': expected key=value, e.g. train.k=3")
+    key, raw = item.split("=", 1)
+    parts = key.strip().split(".")
+    if not key.strip() or any(not p for p in parts):
+        raise ConfigError(f"override '{item}': empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        parts, value = parse_override(item)
+        node = out
+        for p in parts[:-1]:
+            nxt = node.get(p)
+            if nxt is None:
+                nxt = node[p] = {}
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"override '{item}': '{p}' is not a section")
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def validate(raw: dict[str, Any], source: str = "config") -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        got = err.get("input")
+        got_s = "" if err["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
+        more = f" [and {len(e.errors()) - 1} more problem(s)]" if len(e.errors()) > 1 else ""
+        raise ConfigError(f"{source}: field '{loc}': {msg}{got_s}{more}") from None
+
+
+def load_config(preset: str, overrides: list[str] | None = None) -> Config:
+    raw = apply_overrides(_resolve_preset(preset), overrides or [])
+    return validate(raw, f"preset {preset}" if not preset.endswith((".yaml", ".yml")) else preset)
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping, got {type(raw).__name__}")
+    return validate(raw, source)

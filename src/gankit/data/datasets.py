@@ -1,0 +1,77 @@
+"""Datasets as in-memory tensors: images [N, C, H, W] in [0, 1] float32, labels int64."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from gankit.errors import ConfigError
+
+
+@dataclass
+class Split:
+    x: Tensor  # [N, C, H, W], float32 in [0, 1]
+    y: Optional[Tensor] = None  # [N] int64 class labels, if the data have them
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def head(self, n: Optional[int]) -> "Split":
+        if n is None:
+            return self
+        return Split(self.x[:n], None if self.y is None else self.y[:n])
+
+
+@dataclass
+class Dataset:
+    name: str
+    train: Split
+    valid: Split
+    test: Split
+    num_classes: int = 0
+    source: str = ""  # where the data came from, recorded in runs
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+    def split(self, name: str) -> Split:
+        if name not in ("train", "valid", "test"):
+            raise ConfigError(f"unknown split '{name}' (expected train, valid or test)")
+        return getattr(self, name)
+
+    def head(self, n: Optional[int]) -> "Dataset":
+        return Dataset(self.name, self.train.head(n), self.valid.head(n), self.test.head(n), self.num_classes, self.source)
+
+
+# name -> loader(root, download) -> Dataset
+DATASETS: dict[str, Callable[..., Dataset]] = {}
+
+
+def register_dataset(name: str) -> Callable:
+    def deco(fn: Callable[..., Dataset]) -> Callable[..., Dataset]:
+        DATASETS[name] = fn
+        return fn
+
+    return deco
+
+
+def load_dataset(name: str, root: Optional[str] = None, download: bool = True, limit: Optional[int] = None) -> Dataset:
+    import gankit.data  # noqa: F401  (registers the built-in loaders)
+
+    if name not in DATASETS:
+        raise ConfigError(f"field 'data.name': unknown dataset '{name}' (known: {', '.join(sorted(DATASETS))})")
+    return DATASETS[name](root=root, download=download).head(limit)
+
+
+def to_images(flat: Tensor, shape: tuple[int, ...]) -> Tensor:
+    return flat.reshape(flat.shape[0], *shape).contiguous()
+
+
+def as_unit(x: Tensor) -> Tensor:
+    """float32 copy of ``x``; uint8 pixels become [0, 1]."""
+    if x.dtype == torch.uint8:
+        return x.float().div_(255.0)
+    return x.float()

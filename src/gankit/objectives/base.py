@@ -1,0 +1,59 @@
+"""An objective is a small piece: a discriminator loss, a generator loss, and optionally a
+regulariser added to D's loss and a constraint applied to D after its step.
+
+Switching objectives is a preset key (``objective.name``); the training loop never asks
+which one it has.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from torch import Tensor, nn
+
+from gankit.errors import ConfigError
+
+# penalty(D, real, fake, y) -> scalar added to D's loss (e.g. a gradient penalty)
+Penalty = Callable[[nn.Module, Tensor, Tensor, Optional[Tensor]], Tensor]
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    d_loss: Callable[[Tensor, Tensor], Tensor]  # (D's logits on real, on fake) -> loss D minimises
+    g_loss: Callable[[Tensor], Tensor]  # (D's logits on fake) -> loss G minimises
+    penalty: Optional[Penalty] = None
+    constrain: Optional[Callable[[nn.Module], None]] = None  # applied to D after each D step
+
+
+OBJECTIVES: dict[str, Callable[..., Objective]] = {}
+
+
+def register_objective(name: str, aliases: tuple[str, ...] = ()) -> Callable:
+    def deco(factory: Callable[..., Objective]) -> Callable[..., Objective]:
+        for n in (name, *aliases):
+            OBJECTIVES[n] = factory
+        return factory
+
+    return deco
+
+
+def build_objective(name: str, args: dict[str, Any] | None = None) -> Objective:
+    import gankit.objectives  # noqa: F401  (registers the built-ins)
+
+    args = dict(args or {})
+    if name not in OBJECTIVES:
+        raise ConfigError(f"field 'objective.name': unknown objective '{name}' (known: {', '.join(sorted(OBJECTIVES))})")
+    factory = OBJECTIVES[name]
+    params = inspect.signature(factory).parameters
+    for key in args:
+        if key not in params:
+            raise ConfigError(
+                f"field 'objective.args.{key}': not an option of objective '{name}' "
+                f"(options: {', '.join(params) or 'none'})"
+            )
+    try:
+        return factory(**args)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"field 'objective.args': objective '{name}': {e}") from None

@@ -1,0 +1,82 @@
+"""Algorithm 1 of Goodfellow et al. (2014): minibatch stochastic gradient training of GANs.
+
+    for number of training iterations do
+        for k steps do
+            sample m noise samples z ~ p_g(z) and m examples x ~ p_data(x)
+            update D by ascending its stochastic gradient of V
+        sample m noise samples z ~ p_g(z)
+        update G by descending its stochastic gradient
+
+The objective supplies the two losses (and any penalty or constraint), the optimisers
+supply the update rule: variants change those, never this loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+from torch import Tensor
+
+from gankit.training.state import TrainState
+
+
+@dataclass
+class StepStats:
+    """Detached results of one iteration; callbacks turn them into numbers when they log."""
+
+    step: int
+    d_loss: Tensor
+    g_loss: Tensor
+    real_logits: Tensor
+    fake_logits: Tensor  # D on G(z) during the generator step
+
+
+Callback = Callable[[TrainState, StepStats], None]
+
+
+def discriminator_step(s: TrainState) -> tuple[Tensor, Tensor]:
+    x, y = s.data.next()
+    z, y_fake = s.noise.sample(x.shape[0])
+    with torch.no_grad():
+        fake = s.G(z, y_fake)
+    real_logits = s.D(x, y)
+    loss = s.objective.d_loss(real_logits, s.D(fake, y_fake))
+    if s.objective.penalty is not None:
+        loss = loss + s.objective.penalty(s.D, x, fake, y)
+    s.opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    s.opt_d.step()
+    if s.objective.constrain is not None:
+        s.objective.constrain(s.D)
+    return loss.detach(), real_logits.detach()
+
+
+def generator_step(s: TrainState, m: int) -> tuple[Tensor, Tensor]:
+    z, y = s.noise.sample(m)
+    s.D.requires_grad_(False)  # only G's gradient is needed; D's weights are not updated here
+    try:
+        fake_logits = s.D(s.G(z, y), y)
+        loss = s.objective.g_loss(fake_logits)
+        s.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        s.opt_g.step()
+    finally:
+        s.D.requires_grad_(True)
+    return loss.detach(), fake_logits.detach()
+
+
+def algorithm1(s: TrainState, until_step: int, callbacks: Iterable[Callback] = ()) -> None:
+    """Run iterations until ``s.step == until_step``; callbacks see every iteration."""
+    callbacks = list(callbacks)
+    s.G.train()
+    s.D.train()
+    while s.step < until_step:
+        for _ in range(s.k):
+            d_loss, real_logits = discriminator_step(s)
+        g_loss, fake_logits = generator_step(s, s.data.batch_size)
+        s.step += 1
+        s.schedule.apply(s.step)
+        stats = StepStats(s.step, d_loss, g_loss, real_logits, fake_logits)
+        for cb in callbacks:
+            cb(s, stats)

@@ -1,0 +1,95 @@
+"""From a validated config to the objects Algorithm 1 needs."""
+from __future__ import annotations
+
+import random
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from gankit.config import Config
+from gankit.data.batches import MinibatchSource
+from gankit.data.datasets import Dataset
+from gankit.nets.registry import build_net
+from gankit.objectives.base import build_objective
+from gankit.training.optim import Schedule, build_optimizer
+from gankit.training.state import NoiseSampler, TrainState
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def net_context(cfg: Config, image_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:
+    """What nets may take from the data and the noise unless the preset sets it."""
+    return {
+        "noise_dim": cfg.noise.dim,
+        "image_shape": list(image_shape),
+        "num_classes": num_classes if cfg.data.conditional else 0,
+        "output": "sigmoid" if cfg.data.pixel_range == "unit" else "tanh",
+    }
+
+
+def build_nets(cfg: Config, context: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
+    G = build_net("generator", cfg.generator.name, cfg.generator.args, **context)
+    D = build_net("discriminator", cfg.discriminator.name, cfg.discriminator.args, **context)
+    return G, D
+
+
+def to_net_range(x: Tensor, pixel_range: str) -> Tensor:
+    return x if pixel_range == "unit" else x * 2 - 1
+
+
+def to_unit_range(x: Tensor, pixel_range: str) -> Tensor:
+    return x if pixel_range == "unit" else (x + 1) / 2
+
+
+def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]:
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    seed_everything(cfg.seed)
+    if cfg.data.conditional and not data.num_classes:
+        from gankit.errors import ConfigError
+
+        raise ConfigError(f"field 'data.conditional': dataset '{data.name}' has no class labels")
+    context = net_context(cfg, data.image_shape, data.num_classes)
+    G, D = build_nets(cfg, context)
+    x = to_net_range(data.train.x, cfg.data.pixel_range)
+    if hasattr(G, "init_from_data"):
+        G.init_from_data(x)
+    source = MinibatchSource(x, data.train.y if cfg.data.conditional else None, cfg.data.batch_size, seed=cfg.seed + 1)
+    noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, context["num_classes"], seed=cfg.seed + 2)
+    opt_g = build_optimizer(cfg.optim_g, G.parameters())
+    opt_d = build_optimizer(cfg.optim_d, D.parameters())
+    schedule = Schedule(cfg.schedule, {"g": opt_g, "d": opt_d}, {"g": cfg.optim_g, "d": cfg.optim_d})
+    schedule.apply(0)
+    state = TrainState(G, D, opt_g, opt_d, build_objective(cfg.objective.name, cfg.objective.args), source, noise, schedule, k=cfg.train.k)
+    return state, context
+
+
+@torch.no_grad()
+def generate(
+    G: nn.Module,
+    n: int,
+    noise: NoiseSampler,
+    pixel_range: str = "unit",
+    labels: Optional[Tensor] = None,
+    batch: int = 1000,
+) -> Tensor:
+    """n samples from G in [0, 1], in eval mode, batch by batch."""
+    was_training = G.training
+    G.eval()
+    out = []
+    try:
+        for i in range(0, n, batch):
+            m = min(batch, n - i)
+            z, y = noise.sample(m)
+            if labels is not None:
+                y = labels[i : i + m]
+            out.append(to_unit_range(G(z, y), pixel_range).clamp_(0, 1))
+    finally:
+        G.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)

@@ -1,0 +1,53 @@
+"""Optimisers and the paper's schedules (both pure functions of the step, so resume is exact)."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from gankit.config import OptimizerConfig, ScheduleConfig
+
+
+def build_optimizer(cfg: OptimizerConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+    params = list(params)
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True)
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, foreach=True)
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(
+            params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True
+        )
+    raise AssertionError(cfg.name)  # pydantic already restricted the names
+
+
+class Schedule:
+    """lr_t = max(lr_0 / decay**t, min_lr); momentum linear from m_0 to m_final over
+    [start, end] steps (pylearn2's ExponentialDecay and MomentumAdjustor, in steps)."""
+
+    def __init__(self, cfg: ScheduleConfig, optimizers: dict[str, torch.optim.Optimizer], bases: dict[str, OptimizerConfig]):
+        self.cfg, self.optimizers, self.bases = cfg, optimizers, bases
+
+    def lr(self, name: str, step: int) -> float:
+        base = self.bases[name].lr
+        if self.cfg.lr_decay == 1.0:
+            return base
+        return max(base / self.cfg.lr_decay**step, self.cfg.min_lr)
+
+    def momentum(self, name: str, step: int) -> float:
+        m0 = self.bases[name].momentum
+        if self.cfg.momentum_final is None:
+            return m0
+        start, end = self.cfg.momentum_start_step, self.cfg.momentum_end_step
+        a = min(max((step - start) / max(end - start, 1), 0.0), 1.0)
+        return m0 * (1 - a) + self.cfg.momentum_final * a
+
+    def apply(self, step: int) -> None:
+        for name, opt in self.optimizers.items():
+            lr = self.lr(name, step)
+            mom = self.momentum(name, step)
+            for group in opt.param_groups:
+                group["lr"] = lr
+                if "momentum" in group and self.cfg.momentum_final is not None:
+                    group["momentum"] = mom
