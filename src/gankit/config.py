@@ -90,6 +90,8 @@ class LogConfig(_Section):
     keep_checkpoints: int = Field(3, ge=1)
     tensorboard: bool = True
     progress: bool = True
+    diagnostics: bool = True  # progress/collapse diagnostics (training/diagnostics.py)
+    diagnostics_every: int = Field(500, ge=1)
 
 
 class Config(_Section):

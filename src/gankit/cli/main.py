@@ -75,7 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list presets")
     sub.add_parser("metrics", help="list metrics")
+    for name, module in _plugin_commands().items():
+        module.add_parser(sub)
     return p
+
+
+def _plugin_commands() -> dict:
+    """Other modules in gankit.cli named ``cmd_*.py`` add subcommands: each defines
+    ``add_parser(subparsers)`` (adding one parser named like the module, minus ``cmd_``)
+    and ``run(args) -> int``."""
+    import importlib
+    import pkgutil
+
+    import gankit.cli as pkg
+
+    out = {}
+    for m in pkgutil.iter_modules(pkg.__path__):
+        if m.name.startswith("cmd_"):
+            out[m.name[4:].replace("_", "-")] = importlib.import_module(f"gankit.cli.{m.name}")
+    return out
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -194,7 +212,8 @@ COMMANDS = {
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        handler = COMMANDS.get(args.command) or _plugin_commands()[args.command].run
+        return handler(args)
     except GankitError as e:
         if args.debug:
             raise

@@ -254,6 +254,10 @@ def train(
     grids = SampleGrids(run_dir, cfg.log.samples_every, state.noise, cfg.data.pixel_range, log.writer)
     saver = Checkpointer(run_dir, cfg, context, cfg.log.checkpoint_every, cfg.log.checkpoint_seconds, cfg.log.keep_checkpoints)
     cbs: list[Callback] = [log, *callbacks, grids, saver]
+    if cfg.log.diagnostics:
+        from gankit.training.diagnostics import make_diagnostics
+
+        cbs[1:1] = make_diagnostics(cfg, run_dir, state, log.writer)
     show = cfg.log.progress if progress is None else progress
     bar = ProgressBar(cfg.train.steps, state.step, cfg.log.every, log) if show else None
     if bar is not None:
