@@ -1,0 +1,13 @@
+import os
+
+import pytest
+import torch
+
+# Two cores for everyone: keep each test process to a predictable thread count.
+torch.set_num_threads(int(os.environ.get("GANKIT_TEST_THREADS", "2")))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Caches (FID statistics, downloads) go to a per-session temp dir, never ~/.cache."""
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -1,0 +1,82 @@
+"""Algorithm 1: k discriminator updates (fresh minibatches each) per generator update."""
+import torch
+
+from gankit.config import load_config
+from gankit.data.datasets import Dataset, Split
+from gankit.training.algorithm1 import algorithm1
+from gankit.training.build import build_state
+
+
+def tiny_dataset(n=64):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 1, 4, 4, generator=g)
+    return Dataset("tiny", Split(x), Split(x[:8]), Split(x[:8]))
+
+
+def tiny_config(k):
+    return load_config(
+        "goodfellow2014",
+        [f"train.k={k}", "data.batch_size=8", "noise.dim=3", "generator.args.hidden=[5]",
+         "discriminator.args.units=4", "discriminator.args.pieces=2"],
+    )
+
+
+class Counter:
+    def __init__(self, opt):
+        self.n = 0
+        inner = opt.step
+
+        def step(*a, **kw):
+            self.n += 1
+            return inner(*a, **kw)
+
+        opt.step = step
+
+
+def test_k3_updates_d_three_times_per_g_update():
+    state, _ = build_state(tiny_config(3), tiny_dataset())
+    d, g = Counter(state.opt_d), Counter(state.opt_g)
+    positions = []
+
+    def watch(s, st):
+        positions.append((s.data.epoch, s.data.position))
+
+    before = [p.detach().clone() for p in state.D.parameters()]
+    algorithm1(state, 4, [watch])
+    assert (d.n, g.n) == (12, 4)
+    assert state.step == 4
+    # Each D step takes a fresh minibatch: 3 batches of 8 per iteration.
+    consumed = [e * 64 + p for e, p in positions]
+    assert [b - a for a, b in zip(consumed, consumed[1:])] == [24, 24, 24]
+    assert any(not torch.equal(a, b) for a, b in zip(before, state.D.parameters()))
+
+
+def test_generator_step_leaves_d_untouched_and_d_step_leaves_g_untouched():
+    from gankit.training.algorithm1 import discriminator_step, generator_step
+
+    state, _ = build_state(tiny_config(1), tiny_dataset())
+    g0 = [p.detach().clone() for p in state.G.parameters()]
+    discriminator_step(state)
+    assert all(torch.equal(a, b) for a, b in zip(g0, state.G.parameters()))
+    d0 = [p.detach().clone() for p in state.D.parameters()]
+    grads0 = [p.grad.clone() for p in state.D.parameters()]
+    generator_step(state, 8)
+    assert all(torch.equal(a, b) for a, b in zip(d0, state.D.parameters()))
+    # D accumulated no gradient during the G step.
+    assert all(torch.equal(a, p.grad) for a, p in zip(grads0, state.D.parameters()))
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in state.G.parameters())
+    assert all(p.requires_grad for p in state.D.parameters())  # restored after the G step
+
+
+def test_paper_schedule_lr_decay_and_momentum_ramp():
+    cfg = load_config("goodfellow2014")
+    state, _ = build_state(cfg.model_copy(update={"data": cfg.data.model_copy(update={"limit": 200})}), tiny_dataset(200))
+    sch = state.schedule
+    assert abs(sch.lr("d", 0) - 0.1) < 1e-12
+    assert abs(sch.lr("d", 100_000) - 0.1 / 1.000004**100_000) < 1e-12
+    assert sch.lr("g", 10**8) == 1e-6  # floor
+    assert sch.momentum("g", 0) == 0.5
+    assert abs(sch.momentum("g", (500 + 125_000) // 2) - 0.6) < 1e-3
+    assert sch.momentum("g", 10**6) == 0.7
+    sch.apply(125_000)
+    assert state.opt_d.param_groups[0]["momentum"] == 0.7
