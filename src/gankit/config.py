@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gankit.errors import ConfigError
 
@@ -57,12 +57,12 @@ class OptimizerConfig(_Section):
     alpha: float = Field(0.99, gt=0, lt=1)  # RMSProp smoothing
     weight_decay: float = Field(0.0, ge=0)
 
-    @model_validator(mode="after")
-    def _betas_in_range(self) -> "OptimizerConfig":
-        for b in self.betas:
-            if not 0 <= b < 1:
-                raise ValueError(f"betas must lie in [0, 1), got {list(self.betas)}")
-        return self
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, betas: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"betas must lie in [0, 1), got {list(betas)}")
+        return betas
 
 
 class ScheduleConfig(_Section):
