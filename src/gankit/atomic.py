@@ -1,20 +1,35 @@
-"""Atomic file writes: a crash leaves either the old file or the new one, never half of one."""
+"""Atomic file writes: a crash leaves either the old file or the new one, never half of one.
+
+Every writer goes through :func:`atomic_path`: a temporary file in the target's own
+directory (so the rename never crosses file systems), flushed and fsynced, then renamed
+over the target, then the directory fsynced so the rename itself survives a power cut.
+"""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
+
+# hook(phase) is called at named points of a write ("partial", "written", "renamed");
+# fault-injection tests use it to kill the process at exactly those points.
+PhaseHook = Callable[[str], None]
+
+TMP_SUFFIX = ".tmp"
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path in the same directory; on success fsync it and rename it over ``path``."""
+def atomic_path(path: str | os.PathLike[str], hook: Optional[PhaseHook] = None) -> Iterator[Path]:
+    """Yield a temporary path in the same directory; on success fsync it and rename it over ``path``.
+
+    On any error the temporary file is removed and ``path`` is left as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -22,10 +37,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp_path, "rb+") as f:
             f.flush()
             os.fsync(f.fileno())
+        if hook is not None:
+            hook("written")
         os.replace(tmp_path, path)
+        if hook is not None:
+            hook("renamed")
         _fsync_dir(path.parent)
     finally:
-        if tmp_path.exists():
+        with contextlib.suppress(OSError):
             tmp_path.unlink()
 
 
@@ -37,6 +56,39 @@ def _fsync_dir(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def write_bytes(
+    path: str | os.PathLike[str],
+    data: bytes | bytearray | memoryview,
+    hook: Optional[PhaseHook] = None,
+    chunk: int = 8 << 20,
+) -> None:
+    """Atomically write ``data`` to ``path``, in chunks (so a kill can land mid-write),
+    and check the size on disk before the rename."""
+    view = memoryview(data).cast("B")
+    with atomic_path(path, hook) as tmp:
+        mid = len(view) // 2
+        with open(tmp, "wb") as f:
+            for lo, hi in ((0, mid), (mid, len(view))):
+                for start in range(lo, hi, chunk):
+                    f.write(view[start : min(start + chunk, hi)])
+                if lo == 0 and hook is not None:
+                    f.flush()
+                    hook("partial")  # half the bytes are in the file
+            f.flush()
+            os.fsync(f.fileno())
+        size = tmp.stat().st_size
+        if size != len(view):  # a short write that raised nothing (e.g. a full quota on some NFS)
+            raise OSError(errno.EIO, f"wrote {size} of {len(view)} bytes", str(tmp))
+
+
+def stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Temporary files left in ``folder`` by writes that were killed before their rename."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(TMP_SUFFIX))
 
 
 def write_with(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> None:

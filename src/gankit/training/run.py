@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from gankit import __version__
-from gankit.atomic import write_json, write_text
+from gankit.atomic import stale_temp_files, write_json, write_text
 from gankit.config import Config, config_from_dict
 from gankit.data.datasets import load_dataset
 from gankit.errors import CheckpointError, DivergenceError, GankitError
@@ -25,6 +25,7 @@ from gankit.training.build import build_nets, build_state, generate
 from gankit.training.state import NoiseSampler, TrainState
 
 CHECKPOINTS = "checkpoints"
+RESUME_MODES = ("auto", "never")
 
 
 def versions() -> dict[str, str]:
@@ -68,22 +69,83 @@ def restore(s: TrainState, payload: dict[str, Any]) -> None:
     ckpt.set_rng_state(payload["rng"])
 
 
-def newest_good_checkpoint(folder: Path, say: Callable[[str], None] = print) -> Optional[tuple[Path, dict[str, Any]]]:
-    """Newest checkpoint that loads; damaged ones are skipped with a message."""
+def newest_good_checkpoint(
+    folder: Path, say: Callable[[str], None] = print, quarantine: bool = False
+) -> Optional[tuple[Path, dict[str, Any]]]:
+    """Newest checkpoint that loads and passes its checksum. Damaged ones are reported and,
+    with ``quarantine`` (training only; sampling never renames files), renamed to
+    ``*.damaged`` so they are neither counted among the kept checkpoints nor tried again."""
+    damaged: list[Path] = []
     for path in reversed(ckpt.list_checkpoints(folder)):
         try:
-            return path, ckpt.load(path)
+            payload = ckpt.load(path)
         except CheckpointError as e:
-            say(f"gankit: skipping damaged checkpoint: {e}")
+            say(f"gankit: warning: {e}")
+            damaged.append(path)
+            continue
+        if damaged:
+            say(f"gankit: falling back to the previous good checkpoint {path.name}")
+        if quarantine:
+            _quarantine(damaged, say)
+        return path, payload
+    if quarantine:
+        _quarantine(damaged, say)
     return None
+
+
+def _quarantine(paths: list[Path], say: Callable[[str], None]) -> None:
+    for p in paths:
+        target = p.with_name(p.name + ckpt.DAMAGED_SUFFIX)
+        p.replace(target)
+        say(f"gankit: kept the damaged file as {target.name} for inspection")
 
 
 # ---------------------------------------------------------------------------------------
 # Callbacks
 
 
+class DivergenceGuard:
+    """Stops the run at the first step with a non-finite loss, and at logging steps and
+    before every checkpoint if a weight is non-finite, so a diverged state is never saved.
+
+    The loss check is one host sync per step on two scalars; the weight check reads
+    every parameter, so it runs only every ``every`` steps.
+    """
+
+    ADVICE = (
+        "Try a lower learning rate (optim_d.lr, optim_g.lr), the non-saturating objective, "
+        "or a different seed"
+    )
+
+    def __init__(self, every: int, last_checkpoint: Callable[[], Optional[Path]]) -> None:
+        self.every = every
+        self.last_checkpoint = last_checkpoint
+
+    def fail(self, step: int, what: str) -> None:
+        last = self.last_checkpoint()
+        kept = f"its last good checkpoint {last.name} is kept" if last is not None else "no checkpoint had been written yet"
+        raise DivergenceError(f"diverged at step {step}: {what}; training stopped and {kept}. {self.ADVICE}.")
+
+    def check_weights(self, s: TrainState, step: int) -> None:
+        for net_name, net in (("generator", s.G), ("discriminator", s.D)):
+            flags = [torch.isfinite(p).all() for p in net.parameters()]
+            if flags and not bool(torch.stack(flags).all()):
+                bad = next(n for n, p in net.named_parameters() if not bool(torch.isfinite(p).all()))
+                self.fail(step, f"the {net_name}'s weights are not finite (first: {bad})")
+
+    def __call__(self, s: TrainState, st: StepStats) -> None:
+        losses = torch.stack([st.d_loss.float(), st.g_loss.float()])
+        if not bool(torch.isfinite(losses).all()):
+            d, g = losses.tolist()
+            which = "discriminator" if not math.isfinite(d) else "generator"
+            self.fail(st.step, f"the {which} loss is {d if which == 'discriminator' else g}")
+        if st.step % self.every == 0:
+            self.check_weights(s, st.step)
+
+
 class MetricsLog:
-    """metrics.jsonl and TensorBoard scalars every ``every`` steps; stops on non-finite losses."""
+    """metrics.jsonl and TensorBoard scalars every ``every`` steps (DivergenceGuard, which
+    runs before it, has already stopped the run on non-finite numbers)."""
 
     def __init__(self, run_dir: Path, every: int, tensorboard: bool) -> None:
         self.path = run_dir / "metrics.jsonl"
@@ -110,13 +172,6 @@ class MetricsLog:
             "seconds": round(time.time() - self.t0, 3),
         }
         row.update(s.extras.get("diagnostics_row", {}))
-        for key in ("loss_d", "loss_g"):
-            if not math.isfinite(row[key]):
-                raise DivergenceError(
-                    f"step {st.step}: {'discriminator' if key == 'loss_d' else 'generator'} loss is {row[key]}; "
-                    "the run stopped and its last good checkpoint is kept. Try a lower learning rate "
-                    "or the non-saturating objective."
-                )
         self.latest = row
         with open(self.path, "a") as f:
             f.write(json.dumps(row) + "\n")
@@ -162,22 +217,60 @@ class SampleGrids:
 
 
 class Checkpointer:
-    def __init__(self, run_dir: Path, cfg: Config, context: dict[str, Any], every: int, seconds: float, keep: int) -> None:
+    """Saves every ``every`` steps or ``seconds`` of wall time, whichever comes first, and
+    keeps the newest ``keep``. The weights are checked first: a diverged state is never saved."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        cfg: Config,
+        context: dict[str, Any],
+        every: int,
+        seconds: float,
+        keep: int,
+        guard: Optional[DivergenceGuard] = None,
+    ) -> None:
         self.dir = run_dir / CHECKPOINTS
         self.cfg, self.context, self.every, self.seconds, self.keep = cfg, context, every, seconds, keep
-        self.last_time = time.time()
+        self.guard = guard
+        self.last_time = time.monotonic()
+
+    def last(self) -> Optional[Path]:
+        found = ckpt.list_checkpoints(self.dir)
+        return found[-1] if found else None
 
     def save(self, s: TrainState) -> Path:
+        if self.guard is not None:
+            self.guard.check_weights(s, s.step)
         path = ckpt.checkpoint_path(self.dir, s.step)
-        ckpt.save(path, state_payload(s, self.cfg, self.context))
-        self.last_time = time.time()
+        previous = self.last()
+        hook = ckpt.write_fault_hook()
+        try:
+            ckpt.save(path, state_payload(s, self.cfg, self.context), hook=hook)
+        except CheckpointError as e:
+            kept = f"the last good checkpoint {previous.name} is intact" if previous is not None else "no earlier checkpoint exists"
+            raise CheckpointError(f"{e}; {kept}; free some space and run the same command again to resume") from None
+        self.last_time = time.monotonic()
+        if hook is not None:
+            hook("pruning")
         for old in ckpt.list_checkpoints(self.dir)[: -self.keep]:
             old.unlink(missing_ok=True)
         return path
 
     def __call__(self, s: TrainState, st: StepStats) -> None:
-        if st.step % self.every == 0 or time.time() - self.last_time >= self.seconds:
+        if st.step % self.every == 0 or time.monotonic() - self.last_time >= self.seconds:
             self.save(s)
+
+
+class KillAtStep:
+    """Fault injection for the resume tests: SIGKILL at the end of step N (see checkpoint.FAULT_ENV)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def __call__(self, s: TrainState, st: StepStats) -> None:
+        if st.step == self.step:
+            ckpt.kill_self()
 
 
 class ProgressBar:
@@ -204,6 +297,15 @@ class ProgressBar:
 # The run
 
 
+def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
+    """'field x.y: saved 1, now 2' for the first field where two config dicts differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
+    return f"field '{prefix.rstrip('.')}': saved {a!r}, now {b!r}"
+
+
 def _truncate_metrics(path: Path, step: int) -> None:
     """Drop rows logged after the checkpoint we resume from (they will be logged again)."""
     if not path.exists():
@@ -226,19 +328,38 @@ def train(
     progress: Optional[bool] = None,
     say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> TrainState:
-    """Train ``cfg`` into run directory ``out``; continue from its newest good checkpoint."""
+    """Train ``cfg`` into run directory ``out``.
+
+    ``resume="auto"`` continues a run directory from its newest good checkpoint (damaged
+    newer ones are reported and set aside); ``resume="never"`` refuses a non-empty one.
+    """
+    if resume not in RESUME_MODES:
+        raise GankitError(f"--resume {resume}: expected one of {', '.join(RESUME_MODES)}")
     run_dir = Path(out)
-    existing = newest_good_checkpoint(run_dir / CHECKPOINTS, say) if run_dir.exists() else None
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GankitError(f"--out {run_dir}: exists and is not a directory")
+    existing = None
+    if run_dir.is_dir() and any(run_dir.iterdir()):
         if resume == "never":
-            raise GankitError(f"{run_dir}: run directory exists and --resume never was given; choose another --out")
-        if existing is None and (run_dir / "config.yaml").exists() and ckpt.list_checkpoints(run_dir / CHECKPOINTS):
-            raise CheckpointError(f"{run_dir}: no loadable checkpoint to resume from")
+            raise GankitError(f"--out {run_dir}: run directory exists and --resume never was given; choose another --out")
+        found = ckpt.list_checkpoints(run_dir / CHECKPOINTS)
+        if not found and not (run_dir / "config.yaml").exists():
+            raise GankitError(f"--out {run_dir}: not empty and not a gankit run directory (no config.yaml); choose another --out")
+        for tmp in stale_temp_files(run_dir / CHECKPOINTS):
+            tmp.unlink(missing_ok=True)  # a write killed before its rename; never a checkpoint
+        existing = newest_good_checkpoint(run_dir / CHECKPOINTS, say, quarantine=True)
+        if existing is None and found:
+            raise CheckpointError(
+                f"{run_dir / CHECKPOINTS}: none of its {len(found)} checkpoint(s) can be loaded; "
+                "nothing to resume from (choose another --out to start afresh)"
+            )
     if existing is not None:
         saved = config_from_dict(json.loads(existing[1]["config"]), f"{existing[0]}: config")
         if saved.model_dump(exclude={"train", "log"}) != cfg.model_dump(exclude={"train", "log"}):
+            diff = _first_difference(saved.model_dump(exclude={"train", "log"}), cfg.model_dump(exclude={"train", "log"}))
             raise GankitError(
-                f"{run_dir}: holds a run with a different config; resume it with the same preset and overrides, or choose another --out"
+                f"--out {run_dir}: holds a run with a different config ({diff}); resume it with the same "
+                "preset and overrides (only train.* and log.* may change), or choose another --out"
             )
     run_dir.mkdir(parents=True, exist_ok=True)
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.limit)
@@ -253,18 +374,23 @@ def train(
     log = MetricsLog(run_dir, cfg.log.every, cfg.log.tensorboard)
     grids = SampleGrids(run_dir, cfg.log.samples_every, state.noise, cfg.data.pixel_range, log.writer)
     saver = Checkpointer(run_dir, cfg, context, cfg.log.checkpoint_every, cfg.log.checkpoint_seconds, cfg.log.keep_checkpoints)
-    cbs: list[Callback] = [log, *callbacks, grids, saver]
+    guard = DivergenceGuard(cfg.log.every, saver.last)
+    saver.guard = guard
+    cbs: list[Callback] = [guard, log, *callbacks, grids, saver]
     if cfg.log.diagnostics:
         from gankit.training.diagnostics import make_diagnostics
 
-        cbs[1:1] = make_diagnostics(cfg, run_dir, state, log.writer)
+        cbs[2:2] = make_diagnostics(cfg, run_dir, state, log.writer)
+    kill_at = ckpt.faults().get("kill-at-step")
+    if kill_at:
+        cbs.append(KillAtStep(int(kill_at)))
     show = cfg.log.progress if progress is None else progress
     bar = ProgressBar(cfg.train.steps, state.step, cfg.log.every, log) if show else None
     if bar is not None:
         cbs.append(bar)
     try:
         algorithm1(state, cfg.train.steps, cbs)
-        if not ckpt.list_checkpoints(saver.dir) or ckpt.list_checkpoints(saver.dir)[-1] != ckpt.checkpoint_path(saver.dir, state.step):
+        if saver.last() != ckpt.checkpoint_path(saver.dir, state.step):
             saver.save(state)
         grids.render(state, "final.png")
     finally:
