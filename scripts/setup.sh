@@ -21,4 +21,10 @@ fi
 $PIP install -r requirements.lock
 $PIP install --no-deps -r requirements-nodeps.lock
 $PIP install --no-deps --no-build-isolation -e .
+# Fashion-MNIST (dcgan/cgan presets) from the Debian package, if missing and apt-get can run;
+# never fatal: without it the fashion-mnist loader says what to install.
+if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; } >/dev/null 2>&1 \
+        || echo "gankit: could not install dataset-fashion-mnist (Fashion-MNIST presets need it)" >&2
+fi
 echo "$want" > "$STAMP"
