@@ -21,6 +21,15 @@ PhaseHook = Callable[[str], None]
 TMP_SUFFIX = ".tmp"
 
 
+def _default_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], hook: Optional[PhaseHook] = None) -> Iterator[Path]:
     """Yield a temporary path in the same directory; on success fsync it and rename it over ``path``.
@@ -31,6 +40,7 @@ def atomic_path(path: str | os.PathLike[str], hook: Optional[PhaseHook] = None) 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the file the mode open() would
     tmp_path = Path(tmp)
     try:
         yield tmp_path

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gankit.errors import GankitError
+from gankit.errors import DivergenceError, GankitError
 
 # Smoke-run settings: seconds, tiny data, the real code path.
 DRY_RUN_OVERRIDES = [
@@ -40,14 +40,19 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gankit", description="Train, evaluate and study generative adversarial nets.")
-    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors (accepted after the subcommand too)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a preset into a run directory")
     t.add_argument("preset", help="preset name (see 'gankit presets') or a YAML file")
     t.add_argument("overrides", nargs="*", help="config overrides key=value, e.g. train.k=3")
     t.add_argument("--out", required=True, help="run directory (resumed if it holds a run)")
-    t.add_argument("--resume", choices=["auto", "never"], default="auto")
+    t.add_argument(
+        "--resume",
+        choices=["auto", "never"],
+        default="auto",
+        help="auto: continue --out from its newest good checkpoint (default); never: refuse an existing --out",
+    )
     t.add_argument("--dry-run", action="store_true", help="a few steps on tiny data, to check the set-up")
     t.add_argument("--no-progress", action="store_true")
 
@@ -209,15 +214,51 @@ COMMANDS = {
 }
 
 
+def _pop_debug(argv: list[str]) -> bool:
+    """Take ``--debug`` from anywhere before ``--`` (so ``gankit train ... --debug`` works for
+    every subcommand, plugins included)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    found = "--debug" in argv[:end]
+    argv[:end] = [a for a in argv[:end] if a != "--debug"]
+    return found
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def _os_error_line(e: OSError) -> str:
+    what = e.strerror or str(e)
+    return f"{e.filename}: {what}" if e.filename else what
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit code (0 ok, 2 bad input, 3 training diverged,
+    130 interrupted) instead of raising, so it can be called in-process."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _pop_debug(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a bad argument (2, already printed as one line)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    debug = debug or args.debug
     try:
         handler = COMMANDS.get(args.command) or _plugin_commands()[args.command].run
         return handler(args)
-    except GankitError as e:
-        if args.debug:
+    except DivergenceError as e:
+        if debug:
             raise
-        print(f"gankit: error: {e}", file=sys.stderr)
+        print(f"gankit: error: {_one_line(e)}", file=sys.stderr)
+        return 3
+    except GankitError as e:
+        if debug:
+            raise
+        print(f"gankit: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a full disk, a missing or unwritable path: the user's environment, not a bug
+        if debug:
+            raise
+        print(f"gankit: error: {_one_line(_os_error_line(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gankit: interrupted; the last checkpoint is kept", file=sys.stderr)
