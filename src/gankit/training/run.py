@@ -197,11 +197,13 @@ class SampleGrids:
             self.y = torch.arange(100) % noise.num_classes
 
     @torch.no_grad()
-    def render(self, s: TrainState, name: str) -> Path:
+    def render(self, s: TrainState, name: str) -> Optional[Path]:
         was = s.G.training
         s.G.eval()
         x = s.G(self.z, self.y)
         s.G.train(was)
+        if x.dim() != 4:  # not images (e.g. toy points [N, d]): no grid to draw
+            return None
         x = x if self.pixel_range == "unit" else (x + 1) / 2
         path = self.dir / name
         save_grid(x, path, nrow=10)
@@ -285,7 +287,8 @@ class ProgressBar:
         if st.step % self.every == 0 and self.log.latest:
             r = self.log.latest
             self.bar.set_postfix_str(
-                f"loss_d={r['loss_d']:.3f} loss_g={r['loss_g']:.3f} D(x)={r['d_real']:.2f} D(G(z))={r['d_fake']:.2f}",
+                f"loss_d={r['loss_d']:.3f} loss_g={r['loss_g']:.3f} D(x)={r['d_real']:.2f} D(G(z))={r['d_fake']:.2f}"
+                + s.extras.get("diagnostics_postfix", ""),
                 refresh=False,
             )
 
@@ -380,7 +383,7 @@ def train(
     if cfg.log.diagnostics:
         from gankit.training.diagnostics import make_diagnostics
 
-        cbs[2:2] = make_diagnostics(cfg, run_dir, state, log.writer)
+        cbs[1:1] = make_diagnostics(cfg, run_dir, state, log.writer)  # before log: their row lands in the same step
     kill_at = ckpt.faults().get("kill-at-step")
     if kill_at:
         cbs.append(KillAtStep(int(kill_at)))
