@@ -3,7 +3,7 @@
 D minimises 1/2 E (d(x) - b)^2 + 1/2 E (d(G(z)) - a)^2, G minimises 1/2 E (d(G(z)) - c)^2.
 Defaults a = 0, b = c = 1 (the paper's 0-1 coding). Pointwise, the optimal D is
 (b p + a q) / (p + q); with b - c = 1 and b - a = 2 (e.g. a = -1, b = 1, c = 0) G then
-minimises half the Pearson chi-square between p + q and 2q.
+minimises (1/2) integral ((p + q) - 2q)^2 / (p + q), the chi-square of Mao et al.'s eq. (9).
 """
 from __future__ import annotations
 
