@@ -1,16 +1,179 @@
-"""Progress and collapse diagnostics during training (issue: theory and toy lab).
+"""Progress and collapse diagnostics during any training.
 
-``make_diagnostics(cfg, run_dir, state, writer)`` returns the callbacks to run every step;
-they may put numbers in ``state.extras['diagnostics_row']`` for metrics.jsonl/TensorBoard.
+``make_diagnostics(cfg, run_dir, state, writer)`` returns callbacks that run every step.
+Every ``log.diagnostics_every`` steps (and at step 1) they measure
+
+- ``diag_d_real``, ``diag_d_fake``: mean D(x) and D(G(z)) on the step's minibatches;
+- ``diag_g_grad_norm``: the norm of the generator's gradient from that step's update
+  (read from the ``.grad`` fields the step left behind: no extra backward pass);
+- ``diag_diversity``: mean pairwise distance of 256 generated samples divided by that of
+  256 training examples (about 1 when G spreads like the data, near 0 when it collapses);
+- on toy mixtures (ring8, grid25), ``diag_modes``: the live count of captured modes.
+
+The numbers go into ``state.extras['diagnostics_row']`` on logging steps (so into
+metrics.jsonl and TensorBoard) and into the progress bar. Between measurements a step
+costs two integer comparisons. The samples come from the callback's own noise and data
+generators, so turning diagnostics on or off never changes the training run itself.
+
+Warnings, once each per run, in plain words with what to try: the discriminator
+saturating (D(G(z)) near 0 while the generator's gradient has vanished), and diversity
+collapsing (spread or live modes falling far below what they were).
 """
 from __future__ import annotations
 
+import math
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
+
+import torch
 
 from gankit.config import Config
-from gankit.training.state import TrainState
+from gankit.training.algorithm1 import StepStats
+from gankit.training.state import NoiseSampler, TrainState
+
+N_DIVERSITY = 256
+N_MODES = 1000
+SATURATED_D_FAKE = 0.05  # mean D(G(z)) below this: D rejects generated samples with near certainty
+VANISHED_GRAD = 0.05  # G's gradient norm below this share of its largest value so far
+COLLAPSED_DIVERSITY = 0.25  # generated spread below this share of the data's ...
+HEALTHY_DIVERSITY = 0.5  # ... after it had been at least this
+NEVER_SPREAD = 0.05  # or still below this a quarter of the way through the run
+
+
+def _say(msg: str) -> None:
+    from tqdm.auto import tqdm
+
+    tqdm.write(msg, file=sys.stderr)  # keeps a running progress bar intact
+
+
+@torch.no_grad()
+def mean_pairwise_distance(x: torch.Tensor) -> float:
+    """Mean Euclidean distance over all pairs of rows of ``x`` (flattened)."""
+    flat = x.reshape(x.shape[0], -1).double()
+    return float(torch.pdist(flat).mean()) if flat.shape[0] > 1 else 0.0
+
+
+class Diagnostics:
+    def __init__(self, cfg: Config, run_dir: Optional[Path], state: TrainState, say: Callable[[str], None] = _say) -> None:
+        from gankit.data.toy import toy_spec
+
+        self.every, self.log_every, self.steps = cfg.log.diagnostics_every, cfg.log.every, cfg.train.steps
+        self.pixel_range = cfg.data.pixel_range
+        self.say = say
+        self.run_dir = run_dir
+        spec = toy_spec(cfg.data.name)
+        self.spec = spec if spec is not None and spec.num_modes > 1 else None
+        n = N_MODES if self.spec is not None else N_DIVERSITY
+        noise = NoiseSampler(state.noise.dim, state.noise.distribution, state.noise.scale, state.noise.num_classes,
+                             seed=cfg.seed + 7919)
+        self.z, self.y = noise.sample(n)  # fixed noise: the measurements follow one set of samples
+        g = torch.Generator().manual_seed(cfg.seed + 7920)
+        real = state.data.x[torch.randint(state.data.x.shape[0], (N_DIVERSITY,), generator=g)]
+        self.real_spread = mean_pairwise_distance(real)
+        self.peak_grad = 0.0
+        self.peak_diversity = 0.0
+        self.peak_modes = 0
+        self.warned: set[str] = set()
+        self.pending: dict[str, float] = {}
+        self.latest: dict[str, float] = {}
+
+    # -- measurements ------------------------------------------------------------------
+
+    @staticmethod
+    def grad_norm(module: torch.nn.Module) -> float:
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        if not grads:
+            return float("nan")
+        return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+
+    @torch.no_grad()
+    def measure(self, s: TrainState, st: StepStats) -> dict[str, float]:
+        row = {
+            "diag_d_real": float(torch.sigmoid(st.real_logits.float()).mean()),
+            "diag_d_fake": float(torch.sigmoid(st.fake_logits.float()).mean()),
+            "diag_g_grad_norm": self.grad_norm(s.G),
+        }
+        was = s.G.training
+        s.G.eval()  # no batch-norm statistics updates from our samples
+        try:
+            x = s.G(self.z, self.y)
+        finally:
+            s.G.train(was)
+        if self.pixel_range == "symmetric":
+            x = (x + 1) / 2  # the data's [0, 1] coordinates, like the real spread
+        row["diag_diversity"] = mean_pairwise_distance(x[:N_DIVERSITY]) / max(self.real_spread, 1e-12)
+        if self.spec is not None:
+            from gankit.metrics.modes import mode_stats
+
+            row["diag_modes"] = float(mode_stats(self.spec.to_physical(x), self.spec).modes)
+        return row
+
+    # -- warnings ----------------------------------------------------------------------
+
+    def _warn(self, key: str, step: int, text: str) -> None:
+        if key in self.warned:
+            return
+        self.warned.add(key)
+        msg = f"gankit: warning at step {step}: {text}"
+        self.say(msg)
+        if self.run_dir is not None:
+            with open(self.run_dir / "diagnostics.log", "a") as f:
+                f.write(msg + "\n")
+
+    def check(self, step: int, row: dict[str, float]) -> None:
+        grad, d_fake, div = row["diag_g_grad_norm"], row["diag_d_fake"], row["diag_diversity"]
+        if math.isfinite(grad):
+            if (d_fake < SATURATED_D_FAKE and self.peak_grad > 0 and grad < VANISHED_GRAD * self.peak_grad):
+                row["diag_warning_saturation"] = 1.0
+                self._warn("saturation", step,
+                           f"the discriminator has saturated: it rejects generated samples with near certainty "
+                           f"(mean D(G(z)) = {d_fake:.3f}) and the generator's gradient has shrunk to "
+                           f"{100 * grad / self.peak_grad:.1f}% of its peak, so the generator has stopped learning. "
+                           "Try the non-saturating objective (objective.name=non-saturating), a lower "
+                           "discriminator learning rate (optim_d.lr) or fewer discriminator steps (train.k).")
+            self.peak_grad = max(self.peak_grad, grad)
+        collapsed = self.peak_diversity >= HEALTHY_DIVERSITY and div < COLLAPSED_DIVERSITY * self.peak_diversity
+        never_spread = step > 1 and step >= self.steps // 4 and div < NEVER_SPREAD
+        if self.spec is not None:
+            modes = int(row["diag_modes"])
+            collapsed = collapsed or (self.peak_modes >= 2 and modes <= self.peak_modes // 2)
+            self.peak_modes = max(self.peak_modes, modes)
+        if collapsed or never_spread:
+            row["diag_warning_collapse"] = 1.0
+            where = (f"live modes {int(row['diag_modes'])} of {self.spec.num_modes} (peak {self.peak_modes}), "
+                     if self.spec is not None else "")
+            self._warn("collapse", step,
+                       f"sample diversity has collapsed ({where}generated samples spread {div:.2f}x as much as "
+                       f"the data, peak {self.peak_diversity:.2f}x): the generator covers few modes. Try packing "
+                       "the discriminator (toy-mlp-d args.pack: 2-4), lower learning rates (optim_g.lr, optim_d.lr), "
+                       "a larger noise dimension (noise.dim), or restart from an earlier checkpoint.")
+        self.peak_diversity = max(self.peak_diversity, div)
+
+    # -- the callback ------------------------------------------------------------------
+
+    def __call__(self, s: TrainState, st: StepStats) -> None:
+        step = st.step
+        if step % self.every == 0 or step == 1:
+            row = self.measure(s, st)
+            self.check(step, row)
+            self.pending, self.latest = row, row
+            s.extras["diagnostics_postfix"] = self.postfix(row)
+        if step % self.log_every == 0 or step == 1:
+            s.extras["diagnostics_row"] = self.pending  # MetricsLog runs after us on this step
+            self.pending = {}
+        elif s.extras.get("diagnostics_row"):
+            s.extras["diagnostics_row"] = {}
+
+    def postfix(self, row: dict[str, float]) -> str:
+        text = f" |gradG|={row['diag_g_grad_norm']:.3g} div={row['diag_diversity']:.2f}"
+        if "diag_modes" in row and self.spec is not None:
+            text += f" modes={int(row['diag_modes'])}/{self.spec.num_modes}"
+        return text
 
 
 def make_diagnostics(cfg: Config, run_dir: Path, state: TrainState, writer: Any) -> list:
-    return []  # filled in by the diagnostics work
+    """The diagnostics callbacks for a run (``log.diagnostics: false`` skips them)."""
+    if not cfg.log.diagnostics:
+        return []
+    return [Diagnostics(cfg, run_dir, state)]
