@@ -80,6 +80,7 @@ class TrainConfig(_Section):
     steps: int = Field(20000, ge=1)  # generator updates (outer iterations of Algorithm 1)
     k: int = Field(1, ge=1)  # discriminator steps per generator step
     threads: Optional[int] = Field(None, ge=1)  # torch intra-op threads; None = torch's default
+    ema_decay: Optional[float] = Field(None, gt=0, lt=1)  # keep an EMA of G's weights for sampling
 
 
 class LogConfig(_Section):

@@ -17,7 +17,7 @@ from gankit.data.datasets import load_dataset
 from gankit.metrics.registry import EvalContext, evaluate
 from gankit.reproduce.registry import register_reproduction
 from gankit.reproduce.report import table, write_result
-from gankit.training.build import generate
+from gankit.training.build import generate, sampling_generator
 from gankit.training.run import sample_noise, train
 
 PUBLISHED = [  # Table 1, MNIST column (nats)
@@ -49,7 +49,7 @@ def run(out: Path, *, full: bool = False, paper_exact: bool = False, dry_run: bo
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
     noise = sample_noise(cfg, {"num_classes": 0}, seed + 10_000)
     ctx = EvalContext(
-        sample=lambda n: generate(state.G, n, noise, cfg.data.pixel_range),
+        sample=lambda n: generate(sampling_generator(state), n, noise, cfg.data.pixel_range),
         data=data,
         seed=seed,
         scale=DRY_RUN_SCALE if dry_run else 1.0,

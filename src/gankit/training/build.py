@@ -13,6 +13,7 @@ from gankit.data.batches import MinibatchSource
 from gankit.data.datasets import Dataset
 from gankit.nets.registry import build_net
 from gankit.objectives.base import build_objective
+from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
 from gankit.training.state import NoiseSampler, TrainState
 
@@ -67,7 +68,15 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
     schedule = Schedule(cfg.schedule, {"g": opt_g, "d": opt_d}, {"g": cfg.optim_g, "d": cfg.optim_d})
     schedule.apply(0)
     state = TrainState(G, D, opt_g, opt_d, build_objective(cfg.objective.name, cfg.objective.args), source, noise, schedule, k=cfg.train.k)
+    if cfg.train.ema_decay is not None:
+        state.extras["G_ema"] = EMA(G, cfg.train.ema_decay)
     return state, context
+
+
+def sampling_generator(state: TrainState) -> nn.Module:
+    """The generator to draw samples from: the weight average if the run keeps one."""
+    ema = state.extras.get("G_ema")
+    return ema.module if ema is not None else state.G
 
 
 @torch.no_grad()

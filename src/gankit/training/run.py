@@ -380,6 +380,8 @@ def train(
     guard = DivergenceGuard(cfg.log.every, saver.last)
     saver.guard = guard
     cbs: list[Callback] = [guard, log, *callbacks, grids, saver]
+    if "G_ema" in state.extras:
+        cbs.insert(1, state.extras["G_ema"])  # update the average right after each G step
     if cfg.log.diagnostics:
         from gankit.training.diagnostics import make_diagnostics
 

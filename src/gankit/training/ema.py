@@ -1,0 +1,36 @@
+"""Exponential moving average of the generator's weights (Polyak averaging).
+
+Sampling from averaged weights smooths out the oscillation of the adversarial game at no
+training cost; the EMA is part of the checkpoint and ``gankit sample`` prefers it.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class EMA:
+    def __init__(self, module: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.module = copy.deepcopy(module).eval().requires_grad_(False)
+        self._src = module
+
+    @torch.no_grad()
+    def update(self) -> None:
+        src = dict(self._src.named_parameters())
+        params = [p for n, p in self.module.named_parameters()]
+        torch._foreach_lerp_(params, [src[n] for n, _ in self.module.named_parameters()], 1.0 - self.decay)
+        for (_, b), (_, sb) in zip(self.module.named_buffers(), self._src.named_buffers()):
+            b.copy_(sb)
+
+    def __call__(self, state: Any, stats: Any) -> None:  # a training callback: after every G step
+        self.update()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"weights": self.module.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.module.load_state_dict(state["weights"])
