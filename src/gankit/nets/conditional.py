@@ -67,13 +67,14 @@ class ConditionalDCGANGenerator(DCGANGenerator):
         output: str = "tanh",
         label_code: str = "onehot",
         label_dim: Optional[int] = None,
+        init_std: float = 0.02,
     ) -> None:
         _need_classes(num_classes)
         code = LabelCode(num_classes, label_code, label_dim)
-        super().__init__(noise_dim, image_shape, width, output, extra_dim=code.dim)
+        super().__init__(noise_dim, image_shape, width, output, extra_dim=code.dim, init_std=init_std)
         self.num_classes = num_classes
         self.code = code
-        dcgan_init(self.code)
+        dcgan_init(self.code, init_std)
 
     def forward(self, z: Tensor, y: Optional[Tensor] = None) -> Tensor:
         y = _need_labels(y, self.num_classes)

@@ -69,6 +69,7 @@ class DCGANGenerator(nn.Module):
         width: int = 64,
         output: str = "tanh",
         extra_dim: int = 0,
+        init_std: float = 0.02,
     ) -> None:
         super().__init__()
         if output not in ("sigmoid", "tanh"):
@@ -88,7 +89,7 @@ class DCGANGenerator(nn.Module):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
         layers.append(nn.ConvTranspose2d(ch[-1], c, 4, 2, 1))  # output layer: no batch norm
         self.body = nn.Sequential(*layers)
-        dcgan_init(self)
+        dcgan_init(self, init_std)
 
     def decode(self, h: Tensor) -> Tensor:
         x = self.body(self.project(h).view(h.shape[0], self.top, self.base, self.base))
