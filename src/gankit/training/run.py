@@ -425,9 +425,13 @@ def load_generator(path: str | Path) -> tuple[torch.nn.Module, Config, dict[str,
     """(G in eval mode, config, net context, step) from a run directory or checkpoint file."""
     p = Path(path)
     if p.is_dir():
-        found = newest_good_checkpoint(p / CHECKPOINTS if (p / CHECKPOINTS).is_dir() else p)
+        problems: list[str] = []
+        found = newest_good_checkpoint(p / CHECKPOINTS if (p / CHECKPOINTS).is_dir() else p, problems.append)
         if found is None:
-            raise CheckpointError(f"{p}: no loadable checkpoint in this run directory")
+            why = f" (newest: {problems[0].removeprefix('gankit: warning: ')})" if problems else ""
+            raise CheckpointError(f"{p}: no loadable checkpoint in this run directory{why}")
+        for line in problems:  # fell back past damaged ones: say so, on stderr
+            print(line, file=sys.stderr)
         payload = found[1]
     else:
         payload = ckpt.load(resolve_checkpoint(p))
