@@ -100,13 +100,14 @@ class Diagnostics:
             x = s.G(self.z, self.y)
         finally:
             s.G.train(was)
-        if self.pixel_range == "symmetric":
-            x = (x + 1) / 2  # the data's [0, 1] coordinates, like the real spread
+        # G's output and the minibatch source are both in the nets' range: compare them there
         row["diag_diversity"] = mean_pairwise_distance(x[:N_DIVERSITY]) / max(self.real_spread, 1e-12)
         if self.spec is not None:
             from gankit.metrics.modes import mode_stats
+            from gankit.training.build import to_unit_range
 
-            row["diag_modes"] = float(mode_stats(self.spec.to_physical(x), self.spec).modes)
+            physical = self.spec.to_physical(to_unit_range(x, self.pixel_range))
+            row["diag_modes"] = float(mode_stats(physical, self.spec).modes)
         return row
 
     # -- warnings ----------------------------------------------------------------------

@@ -1,0 +1,96 @@
+"""Progress/collapse diagnostics: logged where promised, warn once, never change the run."""
+import json
+
+import pytest
+import torch
+
+from gankit.config import load_config
+from gankit.data.datasets import load_dataset
+from gankit.training.algorithm1 import StepStats, algorithm1
+from gankit.training.build import build_state
+from gankit.training.diagnostics import Diagnostics, mean_pairwise_distance
+from gankit.training.run import train
+
+TINY = ["train.steps=20", "log.every=5", "log.diagnostics_every=10", "log.checkpoint_every=100",
+        "generator.args.hidden=[16, 16]", "generator.args.batch_norm=false", "discriminator.args.hidden=[16]",
+        "discriminator.args.pieces=1", "data.batch_size=32", "log.tensorboard=false", "log.progress=false"]
+
+
+def test_diagnostics_reach_metrics_jsonl_on_toy_data(tmp_path):
+    cfg = load_config("toy-pacgan-ring8", TINY)
+    train(cfg, tmp_path / "run", progress=False)
+    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    with_diag = {r["step"]: r for r in rows if "diag_diversity" in r}
+    assert sorted(with_diag) == [1, 10, 20]  # measured at step 1 and every 10, logged on the same step
+    for r in with_diag.values():
+        assert 0 <= r["diag_modes"] <= 8
+        assert r["diag_g_grad_norm"] > 0 and r["diag_diversity"] >= 0
+        assert r["diag_d_fake"] == pytest.approx(r["d_fake"], abs=1e-6)  # same minibatch as the loop's own log
+    assert all("diag_diversity" not in r for r in rows if r["step"] not in with_diag)
+    assert not list((tmp_path / "run" / "samples").glob("*.png")) if (tmp_path / "run" / "samples").exists() else True
+
+
+def test_diagnostics_do_not_change_training():
+    weights = []
+    for on in (True, False):
+        cfg = load_config("toy-pacgan-ring8", TINY + [f"log.diagnostics={str(on).lower()}"])
+        state, _ = build_state(cfg, load_dataset("ring8"))
+        from gankit.training.diagnostics import make_diagnostics
+
+        algorithm1(state, 12, make_diagnostics(cfg, None, state, None))
+        weights.append([p.detach().clone() for p in state.G.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*weights))
+
+
+def test_grad_norm_and_diversity_against_direct_computation():
+    cfg = load_config("toy-pacgan-ring8", TINY)
+    state, _ = build_state(cfg, load_dataset("ring8"))
+    algorithm1(state, 1)
+    flat = torch.cat([p.grad.reshape(-1) for p in state.G.parameters()])
+    assert Diagnostics.grad_norm(state.G) == pytest.approx(flat.norm().item(), rel=1e-5)
+    x = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 4.0]])
+    assert mean_pairwise_distance(x) == pytest.approx((5 + 4 + 3) / 3)
+
+
+def _stats(step, d_fake_logit):
+    return StepStats(step, torch.tensor(1.0), torch.tensor(1.0), torch.zeros(4), torch.full((4,), d_fake_logit))
+
+
+def test_saturation_warns_once_in_plain_words():
+    cfg = load_config("toy-pacgan-ring8", TINY)
+    state, _ = build_state(cfg, load_dataset("ring8"))
+    said = []
+    diag = Diagnostics(cfg, None, state, say=said.append)
+    base = {"diag_d_real": 0.9, "diag_diversity": 1.0, "diag_modes": 8.0}
+    diag.check(1, {**base, "diag_d_fake": 0.4, "diag_g_grad_norm": 2.0})
+    assert not said
+    diag.check(10, {**base, "diag_d_fake": 0.01, "diag_g_grad_norm": 0.5})  # saturated D but G still learns
+    assert not said
+    row = {**base, "diag_d_fake": 0.01, "diag_g_grad_norm": 0.01}
+    diag.check(20, row)
+    assert len(said) == 1 and "saturated" in said[0] and "non-saturating" in said[0]
+    assert row["diag_warning_saturation"] == 1.0
+    diag.check(30, {**base, "diag_d_fake": 0.01, "diag_g_grad_norm": 0.01})
+    assert len(said) == 1  # once
+
+
+def test_collapsed_generator_triggers_the_collapse_warning():
+    cfg = load_config("toy-pacgan-ring8", TINY)
+    state, _ = build_state(cfg, load_dataset("ring8"))
+    said = []
+    diag = Diagnostics(cfg, None, state, say=said.append)
+    last = state.G.net[-1]
+    with torch.no_grad():
+        last.weight.zero_()  # G(z) = bias for every z: one point
+    algorithm1(state, 0)
+    state.G.net[-1].weight.grad = torch.zeros_like(last.weight)
+    row = diag.measure(state, _stats(10, 0.0))
+    assert row["diag_diversity"] < 1e-6 and row["diag_modes"] <= 1
+    diag.check(10, row)  # a quarter of the way through (10 of 20 steps) and never spread
+    assert len(said) == 1 and "collapsed" in said[0]
+    # a healthy ring generator: the data itself, through the same measurement
+    real = state.data.x[torch.randperm(state.data.x.shape[0])[:256]]  # the nets' range, as G outputs it
+    assert mean_pairwise_distance(real) / diag.real_spread == pytest.approx(1.0, abs=0.1)
+    with torch.no_grad():
+        last.weight.normal_()
+    assert diag.measure(state, _stats(11, 0.0))["diag_diversity"] > 0.1
