@@ -1,0 +1,59 @@
+"""The reproduce contract for dcgan-mnist and cgan-mnist, on their --dry-run paths."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from gankit.errors import GankitError
+from gankit.metrics.registry import METRICS, get_metric
+from gankit.reproduce.dcgan_mnist import DryRunFeatures, pick_figure
+from gankit.reproduce.registry import get_reproduction
+
+
+@pytest.fixture
+def one_thread():
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)  # small convs on shared cores: one thread is faster
+    yield
+    torch.set_num_threads(prev)
+
+
+def test_dcgan_mnist_dry_run_writes_result_and_report(tmp_path, one_thread, capsys) -> None:
+    rep = get_reproduction("dcgan-mnist")
+    rep.run(tmp_path, dry_run=True, seed=1, class_metric=None)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["reproduction"] == "dcgan-mnist" and result["settings"]["dry_run"] is True
+    assert result["fid10k"] > 0 and result["settings"]["fid_extractor"] == DryRunFeatures.name
+    assert result["settings"]["steps"] == 12 and "torch" in result["versions"]
+    report = (tmp_path / "report.md").read_text()
+    assert "Dry run" in report and "6.8 ± 0.5" in report
+    assert "fid10k" in capsys.readouterr().out
+    assert (tmp_path / "train" / "checkpoints").is_dir()
+
+
+def test_missing_metric_fails_before_training(tmp_path) -> None:
+    with pytest.raises(GankitError, match="unknown metric 'no_such_metric'"):
+        get_reproduction("cgan-mnist").run(tmp_path, dry_run=True, label_metric="no_such_metric")
+    assert not (tmp_path / "train").exists()
+
+
+def test_cgan_mnist_dry_run_when_the_classifier_metric_exists(tmp_path, one_thread) -> None:
+    from gankit.reproduce.cgan_mnist import LABEL_METRIC
+
+    get_metric("fid10k")  # loads the registry
+    if LABEL_METRIC not in METRICS:
+        with pytest.raises(GankitError, match=LABEL_METRIC):
+            get_reproduction("cgan-mnist").run(tmp_path, dry_run=True)
+        return
+    get_reproduction("cgan-mnist").run(tmp_path, dry_run=True)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert 0.0 <= result["label_accuracy"] <= 1.0 and result["settings"]["samples"] == 200
+
+
+def test_pick_figure() -> None:
+    assert pick_figure({"fid10k": 3.0, "x": 1.0}, "fid10k", "fid") == 3.0
+    assert pick_figure({"class_kl": 0.5, "class_hist_0": 0.1}, "digits10k", "kl") == 0.5
+    with pytest.raises(GankitError, match="cannot tell"):
+        pick_figure({"a": 1.0, "b": 2.0}, "m", "kl")
