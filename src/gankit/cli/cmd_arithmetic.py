@@ -43,16 +43,15 @@ def parse_group(spec: str) -> tuple[str, str]:
     return name, value
 
 
-def digit_classifier() -> Callable[[Tensor], Tensor]:
-    """images [N, 1, 28, 28] in [0, 1] -> predicted digits, from the metrics' held-out classifier."""
+def digit_classifier(dataset: str) -> Callable[[Tensor], Tensor]:
+    """images [N, 1, 28, 28] in [0, 1] -> predicted classes, by the metrics' held-out classifier."""
     try:
-        from gankit.metrics import classifier as clf
+        from gankit.metrics.classifier import predict
+        from gankit.nets.classifier import load_classifier
     except ImportError:
         raise GankitError("class:K groups need the digit classifier (gankit.metrics.classifier), which is not installed; pick groups by index") from None
-    fn = getattr(clf, "predict_labels", None)
-    if fn is None:
-        raise GankitError("gankit.metrics.classifier has no predict_labels(images); pick groups by index")
-    return fn
+    model, _ = load_classifier(dataset)  # DataError naming the weights file if they are missing
+    return lambda x: predict(model, x)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 label = int(value[6:])
             except ValueError:
                 raise GankitError(f"--group {spec}: expected class:K with an integer K") from None
-            classify = classify or digit_classifier()
+            classify = classify or digit_classifier(cfg.data.name)
             groups[name] = pick_by_class(images, classify, label, args.per_group)
         else:
             try:

@@ -6,7 +6,7 @@ concatenated to z in G and stacked as input planes in D; ``--projection`` style 
 all) and has the held-out digit classifier label them: ``label_accuracy`` is the share it
 labels with the requested digit. Target of the issue: >= 99%.
 
-The metric is a parameter (``label_metric``, default ``label_accuracy10k``): it receives
+The metric is a parameter (``label_metric``, default ``cacc10k``): it receives
 the generator through ``EvalContext.sample_labels``. ``--dry-run``: a few steps on 500
 images and 2% of the samples (seconds; the figure means nothing).
 """
@@ -23,7 +23,7 @@ from gankit.reproduce.dcgan_mnist import check_metrics, eval_context, pick_figur
 from gankit.reproduce.registry import register_reproduction
 from gankit.reproduce.report import table, write_result
 
-LABEL_METRIC = "label_accuracy10k"
+LABEL_METRIC = "cacc10k"  # gankit.metrics.classifier
 
 
 @register_reproduction("cgan-mnist", "Conditional GAN on MNIST: digit classifier agrees with the requested label (10,000 samples)")
