@@ -25,7 +25,7 @@ DRY_RUN_SCALE = 0.02
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
-        self.exit(2, f"gankit: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"gankit: error: {_printable(message)} (see '{self.prog} --help')\n")
 
 
 def _positive_int(text: str) -> int:
@@ -223,8 +223,13 @@ def _pop_debug(argv: list[str]) -> bool:
     return found
 
 
+def _printable(text: str) -> str:
+    """Control characters (a newline typed into an argument) escaped, so a message stays one line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _one_line(text: str) -> str:
-    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+    return _printable("; ".join(line.strip() for line in str(text).splitlines() if line.strip()))
 
 
 def _os_error_line(e: OSError) -> str:

@@ -38,7 +38,7 @@ def build_net(role: str, name: str, args: dict[str, Any], **context: Any) -> nn.
     kwargs.update(args)
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RuntimeError) as e:  # torch: RuntimeError for e.g. negative sizes
         raise ConfigError(f"field '{role}.args': net '{name}' rejected its arguments: {e}") from None
 
 
