@@ -166,3 +166,33 @@ def test_sample_from_a_checkpoint_file_alone(tmp_path, baseline):
     assert x.shape == (7, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
     assert main(["sample", str(baseline), "--n", "7", "--out", str(tmp_path / "t.npy")]) == 0
     assert np.array_equal(np.load(tmp_path / "t.npy"), x)  # same G, same seed: same samples
+
+
+def test_sigterm_saves_at_the_step_boundary_and_resume_is_exact(tmp_path, data_root, baseline):
+    """A scheduler's SIGTERM: the step finishes, a checkpoint of that step is written, exit 130."""
+    import json
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop(ckpt.FAULT_ENV, None)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "gankit.cli.main", *train_args(data_root), "--out", str(out)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    log = out / "metrics.jsonl"
+    deadline = time.time() + 120
+    while p.poll() is None and time.time() < deadline:
+        rows = log.read_text().splitlines() if log.exists() else []
+        if rows and json.loads(rows[-1])["step"] >= 8:
+            break
+        time.sleep(0.002)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    stopped = int(err.split("stopped after step ")[1].split()[0])
+    assert 8 <= stopped < STEPS
+    assert ckpt.list_checkpoints(out / "checkpoints")[-1] == ckpt.checkpoint_path(out / "checkpoints", stopped)
+    r = run_cli(train_args(data_root), out)
+    assert r.returncode == 0 and f"from step {stopped}" in r.stderr, r.stderr
+    assert_same_state(baseline, ckpt.checkpoint_path(out / "checkpoints", STEPS))

@@ -2,13 +2,16 @@
 checkpoints, with exact resume from the newest good checkpoint."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import platform
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import torch
 import yaml
@@ -264,6 +267,40 @@ class Checkpointer:
             self.save(s)
 
 
+class StopOnSignal:
+    """SIGTERM (a scheduler's preemption) or a first Ctrl-C: finish the current step, save a
+    checkpoint, then stop with KeyboardInterrupt. A second Ctrl-C stops at once."""
+
+    def __init__(self, saver: Checkpointer, say: Callable[[str], None]) -> None:
+        self.saver, self.say = saver, say
+        self.requested: Optional[str] = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set from the main thread
+            return
+        previous = {sig: signal.signal(sig, self._handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def __call__(self, s: TrainState, st: StepStats) -> None:
+        if self.requested is None:
+            return
+        if self.saver.last() != ckpt.checkpoint_path(self.saver.dir, s.step):
+            self.saver.save(s)
+        self.say(f"gankit: {self.requested}: stopped after step {s.step} and saved {self.saver.last().name}; run the same command to continue")
+        raise KeyboardInterrupt
+
+
 class KillAtStep:
     """Fault injection for the resume tests: SIGKILL at the end of step N (see checkpoint.FAULT_ENV)."""
 
@@ -393,8 +430,11 @@ def train(
     bar = ProgressBar(cfg.train.steps, state.step, cfg.log.every, log) if show else None
     if bar is not None:
         cbs.append(bar)
+    stop = StopOnSignal(saver, say)
+    cbs.append(stop)
     try:
-        algorithm1(state, cfg.train.steps, cbs)
+        with stop.installed():
+            algorithm1(state, cfg.train.steps, cbs)
         if saver.last() != ckpt.checkpoint_path(saver.dir, state.step):
             saver.save(state)
         grids.render(state, "final.png")

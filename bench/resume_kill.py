@@ -1,0 +1,216 @@
+"""Exact resume under SIGKILL: train the paper preset (tiny nets, real MNIST) in a
+subprocess, SIGKILL it at random points, resume each time, and compare the final state
+(G, D, both optimisers, RNGs, data order) byte for byte with an uninterrupted run.
+
+Kills alternate between two kinds:
+  step      GANKIT_FAULT=kill-at-step=N: SIGKILL right after step N (exact and repeatable)
+  external  the parent sends SIGKILL from outside at a random moment once metrics.jsonl
+            shows step >= N (lands anywhere: mid-step, mid-write, mid-log)
+
+    .venv/bin/python bench/resume_kill.py --kills 20 --out /tmp/resume-kill
+
+Writes OUT/result.json and prints one line per kill and a summary.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from gankit import __version__
+from gankit.training import checkpoint as ckpt
+
+# The paper preset on 500 MNIST digits, batches of 50, small nets. The digits are written
+# once as PNGs (data.name=folder-28) so each of the many processes loads them in
+# milliseconds instead of unpacking all of MNIST.
+TRAIN = [
+    "train", "goodfellow2014", "data.name=folder-28", "data.batch_size=50", "train.threads=1",
+    "generator.args.hidden=[64,64]", "discriminator.args.units=32",
+    "log.every=1", "log.samples_every=100000", "log.keep_checkpoints=3",
+    "log.tensorboard=false", "log.progress=false",
+]  # fmt: skip
+
+
+DATA_ROOT: Path | None = None
+
+
+def prepare_data(out: Path, n: int = 500) -> Path:
+    """The first ``n`` MNIST training digits as PNG files in ``out/mnist{n}``."""
+    global DATA_ROOT
+    root = out / f"mnist{n}"
+    if not (root.is_dir() and len(list(root.glob("*.png"))) == n):
+        from PIL import Image
+
+        from gankit.data.datasets import load_dataset
+
+        root.mkdir(parents=True, exist_ok=True)
+        x = load_dataset("mnist", limit=n).train.x.mul(255).round().to(torch.uint8)
+        for i in range(n):
+            Image.fromarray(x[i, 0].numpy(), mode="L").save(root / f"{i:05d}.png")
+    DATA_ROOT = root
+    return root
+
+
+def train_args(steps: int, every: int, extra: list[str] = ()) -> list[str]:
+    assert DATA_ROOT is not None, "call prepare_data first"
+    return [*TRAIN, f"data.root={DATA_ROOT}", f"train.steps={steps}", f"log.checkpoint_every={every}", *extra]
+
+
+def _env(fault: str | None) -> dict[str, str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop(ckpt.FAULT_ENV, None)
+    if fault:
+        env[ckpt.FAULT_ENV] = fault
+    return env
+
+
+def run(args: list[str], out: Path, fault: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gankit.cli.main", *args, "--out", str(out)],
+        env=_env(fault), capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+
+
+def last_logged_step(out: Path) -> int:
+    try:
+        lines = (out / "metrics.jsonl").read_text().splitlines()
+    except OSError:
+        return -1
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["step"])
+        except (ValueError, KeyError):
+            continue
+    return -1
+
+
+def run_and_kill_externally(args: list[str], out: Path, at_step: int, rng: random.Random) -> tuple[int, str, int]:
+    """Start training, SIGKILL it from outside a random 0-40 ms after it logs step >= at_step.
+    Returns (return code, stderr, the step last logged before the kill)."""
+    p = subprocess.Popen(
+        [sys.executable, "-m", "gankit.cli.main", *args, "--out", str(out)],
+        env=_env(None), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    while p.poll() is None and last_logged_step(out) < at_step:
+        time.sleep(0.002)
+    if p.poll() is None:
+        time.sleep(rng.uniform(0, 0.04))
+        p.send_signal(signal.SIGKILL)
+    _, err = p.communicate()
+    return p.returncode, err, last_logged_step(out)
+
+
+def flatten(tree, prefix: str = "") -> dict:
+    out = {}
+    if isinstance(tree, torch.Tensor):
+        out[prefix] = (str(tree.dtype), tuple(tree.shape), tree.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(tree, dict):
+        for k, v in tree.items():
+            out.update(flatten(v, f"{prefix}.{k}"))
+    elif isinstance(tree, (list, tuple)):
+        for i, v in enumerate(tree):
+            out.update(flatten(v, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = tree
+    return out
+
+
+def compare(a: Path, b: Path) -> dict:
+    fa, fb = flatten(ckpt.load(a)), flatten(ckpt.load(b))
+    differ = sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
+    tensors = [k for k, v in fa.items() if isinstance(v, tuple) and len(v) == 3 and isinstance(v[2], bytes)]
+    return {
+        "identical": not differ,
+        "differing_entries": differ[:20],
+        "tensors_compared": len(tensors),
+        "bytes_compared": sum(len(fa[k][2]) for k in tensors),
+        "parts": sorted({k.split(".")[1] for k in fa}),
+    }
+
+
+def resumed_from(stderr: str) -> int | None:
+    if "resuming" not in stderr:
+        return None
+    return int(stderr.split("from step ")[1].split()[0])
+
+
+def versions() -> dict[str, str]:
+    import numpy
+
+    return {"gankit": __version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--every", type=int, default=5, help="log.checkpoint_every")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the kill points (training uses the preset's seed 0)")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/gankit-resume-kill"))
+    a = ap.parse_args()
+    if a.kills > a.steps - 1:
+        ap.error("--kills must be below --steps")
+    rng = random.Random(a.seed)
+    a.out.mkdir(parents=True, exist_ok=True)
+    prepare_data(a.out)
+    base, killed = a.out / "uninterrupted", a.out / "killed"
+    for d in (base, killed):
+        if d.exists():
+            import shutil
+
+            shutil.rmtree(d)
+    t0 = time.time()
+    r = run(train_args(a.steps, a.every), base)
+    if r.returncode != 0:
+        print(r.stderr, file=sys.stderr)
+        return 1
+    t_base = time.time() - t0
+    points = sorted(rng.sample(range(1, a.steps), a.kills))
+    rows = []
+    t1 = time.time()
+    for i, step in enumerate(points):
+        kind = "step" if i % 2 == 0 else "external"
+        if kind == "step":
+            r = run(train_args(a.steps, a.every), killed, fault=f"kill-at-step={step}")
+            rc, err, logged = r.returncode, r.stderr, last_logged_step(killed)
+        else:
+            rc, err, logged = run_and_kill_externally(train_args(a.steps, a.every), killed, step, rng)
+        row = {"kind": kind, "target_step": step, "returncode": rc, "resumed_from": resumed_from(err), "last_logged": logged}
+        rows.append(row)
+        print(f"kill {i + 1:2d}/{a.kills} {kind:8s} at step {step:3d}: rc {rc}, resumed from {row['resumed_from']}, last logged {logged}")
+    r = run(train_args(a.steps, a.every), killed)
+    if r.returncode != 0:
+        print(r.stderr, file=sys.stderr)
+        return 1
+    t_killed = time.time() - t1
+    cmp = compare(ckpt.checkpoint_path(base / "checkpoints", a.steps), ckpt.checkpoint_path(killed / "checkpoints", a.steps))
+    result = {
+        "command": " ".join([sys.executable, *sys.argv]),
+        "train_args": train_args(a.steps, a.every),
+        "kill_seed": a.seed,
+        "kills": rows,
+        "kills_landed": sum(r["returncode"] == -signal.SIGKILL for r in rows),
+        "final": cmp,
+        "wall_seconds": {"uninterrupted": round(t_base, 1), "killed_and_resumed": round(t_killed, 1)},
+        "versions": versions(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared; timings under load)",
+    }
+    (a.out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"{result['kills_landed']}/{a.kills} kills landed; final state identical: {cmp['identical']} "
+        f"({cmp['tensors_compared']} tensors, {cmp['bytes_compared']} bytes; parts {', '.join(cmp['parts'])})"
+    )
+    return 0 if cmp["identical"] and result["kills_landed"] == a.kills else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
