@@ -288,3 +288,13 @@ def test_sample_from_a_checkpoint_without_optimiser_or_data(tmp_path, data_root)
     assert step == 4 and not G.training
     for k, v in G.state_dict().items():
         assert torch.equal(v, p["G"][k])
+
+
+def test_wall_clock_interval_and_keep_last_n(tmp_path, data_root):
+    # checkpoint_seconds tiny: every step is "due" by time although checkpoint_every is far off
+    out = tmp_path / "run"
+    train(tiny_cfg(data_root, "train.steps=6", "log.checkpoint_every=1000", "log.checkpoint_seconds=1e-9", "log.keep_checkpoints=3"), out, say=quiet)
+    assert [p.name for p in ckpt.list_checkpoints(out / "checkpoints")] == [f"ckpt-0000000{i}.safetensors" for i in (4, 5, 6)]
+    out2 = tmp_path / "run2"
+    train(tiny_cfg(data_root, "train.steps=6", "log.checkpoint_every=1000", "log.checkpoint_seconds=1e9"), out2, say=quiet)
+    assert [p.name for p in ckpt.list_checkpoints(out2 / "checkpoints")] == ["ckpt-00000006.safetensors"]  # only the final one
