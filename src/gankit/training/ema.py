@@ -2,6 +2,9 @@
 
 Sampling from averaged weights smooths out the oscillation of the adversarial game at no
 training cost; the EMA is part of the checkpoint and ``gankit sample`` prefers it.
+As in TensorFlow's ExponentialMovingAverage with ``num_updates``, the decay ramps up as
+min(decay, (1 + t) / (10 + t)), so the average does not remember the random initial weights
+for long when ``decay`` is close to 1.
 """
 from __future__ import annotations
 
@@ -15,14 +18,19 @@ from torch import nn
 class EMA:
     def __init__(self, module: nn.Module, decay: float) -> None:
         self.decay = decay
+        self.num_updates = 0
         self.module = copy.deepcopy(module).eval().requires_grad_(False)
         self._src = module
+
+    def current_decay(self) -> float:
+        return min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
 
     @torch.no_grad()
     def update(self) -> None:
         src = dict(self._src.named_parameters())
         params = [p for n, p in self.module.named_parameters()]
-        torch._foreach_lerp_(params, [src[n] for n, _ in self.module.named_parameters()], 1.0 - self.decay)
+        torch._foreach_lerp_(params, [src[n] for n, _ in self.module.named_parameters()], 1.0 - self.current_decay())
+        self.num_updates += 1
         for (_, b), (_, sb) in zip(self.module.named_buffers(), self._src.named_buffers()):
             b.copy_(sb)
 
@@ -30,7 +38,8 @@ class EMA:
         self.update()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"weights": self.module.state_dict()}
+        return {"weights": self.module.state_dict(), "num_updates": self.num_updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.module.load_state_dict(state["weights"])
+        self.num_updates = int(state.get("num_updates", 0))
