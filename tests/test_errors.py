@@ -207,7 +207,10 @@ def bad_for_cli(draw) -> tuple[dict, str]:
 def _run_cli(argv: list[str]) -> tuple[int, str]:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        rc = main(argv)
+        try:
+            rc = main(argv)
+        except SystemExit as e:  # argparse's way of rejecting an argument (after one line)
+            rc = e.code
     return rc, err.getvalue()
 
 

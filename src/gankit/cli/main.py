@@ -238,14 +238,12 @@ def _os_error_line(e: OSError) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 2 bad input, 3 training diverged,
-    130 interrupted) instead of raising, so it can be called in-process."""
+    """Run the command line and return its exit code: 0 ok, 2 bad input, 3 training
+    diverged, 130 interrupted. A bad argument (or --help) raises SystemExit(2) (or 0) from
+    argparse, after printing one line."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _pop_debug(argv)
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as e:  # --help (0) or a bad argument (2, already printed as one line)
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    args = build_parser().parse_args(argv)
     debug = debug or args.debug
     try:
         handler = COMMANDS.get(args.command) or _plugin_commands()[args.command].run

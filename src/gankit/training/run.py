@@ -150,7 +150,7 @@ class MetricsLog:
     """metrics.jsonl and TensorBoard scalars every ``every`` steps (DivergenceGuard, which
     runs before it, has already stopped the run on non-finite numbers)."""
 
-    def __init__(self, run_dir: Path, every: int, tensorboard: bool) -> None:
+    def __init__(self, run_dir: Path, every: int, tensorboard: bool, resumed_at: Optional[int] = None) -> None:
         self.path = run_dir / "metrics.jsonl"
         self.every = every
         self.t0 = time.time()
@@ -158,7 +158,8 @@ class MetricsLog:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+            # On resume, drop the events logged after the checkpoint: they are logged again.
+            self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=None if resumed_at is None else resumed_at + 1)
         self.latest: dict[str, float] = {}
 
     def __call__(self, s: TrainState, st: StepStats) -> None:
@@ -411,7 +412,7 @@ def train(
     else:
         write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         write_json(run_dir / "run.json", {"seed": cfg.seed, "versions": versions(), "data_source": data.source, "argv": sys.argv})
-    log = MetricsLog(run_dir, cfg.log.every, cfg.log.tensorboard)
+    log = MetricsLog(run_dir, cfg.log.every, cfg.log.tensorboard, resumed_at=state.step if existing is not None else None)
     grids = SampleGrids(run_dir, cfg.log.samples_every, state.noise, cfg.data.pixel_range, log.writer)
     saver = Checkpointer(run_dir, cfg, context, cfg.log.checkpoint_every, cfg.log.checkpoint_seconds, cfg.log.keep_checkpoints)
     guard = DivergenceGuard(cfg.log.every, saver.last)
