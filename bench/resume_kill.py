@@ -186,7 +186,7 @@ def main() -> int:
             rc, err, logged = run_and_kill_externally(train_args(a.steps, a.every), killed, step, rng)
         row = {"kind": kind, "target_step": step, "returncode": rc, "resumed_from": resumed_from(err), "last_logged": logged}
         rows.append(row)
-        print(f"kill {i + 1:2d}/{a.kills} {kind:8s} at step {step:3d}: rc {rc}, resumed from {row['resumed_from']}, last logged {logged}")
+        print(f"kill {i + 1:2d}/{a.kills} {kind:8s} at step {step:3d}: rc {rc}, resumed from {row['resumed_from']}, last logged {logged}", flush=True)
     r = run(train_args(a.steps, a.every), killed)
     if r.returncode != 0:
         print(r.stderr, file=sys.stderr)
