@@ -249,6 +249,7 @@ def test_cli_bad_arguments_exit_2_with_one_line(command, rest):
         (["train", "goodfellow2014", "train.k", "--out", "/tmp/x"], "override 'train.k': expected key=value"),
         (["train", "goodfellow2014", "data.batch_size.x=1", "--out", "/tmp/x"], "'batch_size' is not a section"),
         (["train", "no-such-preset", "--out", "/tmp/x"], "unknown preset 'no-such-preset'"),
+        (["train", "goodfellow2014", "data.root=/no/such/dir", "--out", "/tmp/x"], "field 'data.root': /no/such/dir is not a directory"),
         (["train", "goodfellow2014", "--resume", "maybe", "--out", "/tmp/x"], "argument --resume: invalid choice"),
         (["sample", "/no/such/run", "--out", "a.png"], "/no/such/run: no such run directory or checkpoint"),
         (["sample", ".", "--n", "0", "--out", "a.png"], "--n: expected a positive integer"),
@@ -256,9 +257,11 @@ def test_cli_bad_arguments_exit_2_with_one_line(command, rest):
         (["reproduce", "no-such-paper"], "no-such-paper"),
     ],
 )
-def test_specific_messages(argv, expect):
+def test_specific_messages(argv, expect, tmp_path):
+    argv = [str(tmp_path / "x") if a == "/tmp/x" else a for a in argv]
     rc, err = _run_cli(argv)
     assert rc == 2 and err.count("\n") == 1 and expect in err, err
+    assert not (tmp_path / "x").exists()  # bad input leaves no run directory behind
 
 
 def test_debug_shows_the_traceback_instead():

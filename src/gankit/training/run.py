@@ -402,9 +402,10 @@ def train(
                 f"--out {run_dir}: holds a run with a different config ({diff}); resume it with the same "
                 "preset and overrides (only train.* and log.* may change), or choose another --out"
             )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # Data and nets first: a bad data file or net argument leaves no half-made run directory.
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.limit)
     state, context = build_state(cfg, data)
+    run_dir.mkdir(parents=True, exist_ok=True)
     if existing is not None:
         restore(state, existing[1])
         _truncate_metrics(run_dir / "metrics.jsonl", state.step)
