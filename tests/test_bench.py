@@ -1,0 +1,65 @@
+"""The benchmark pieces: the reference loop trains, the FLOP count and the Parzen numpy
+loop agree with hand/closed-form values, the load monitor reports."""
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from _common import LoadMonitor, matmul_peak  # noqa: E402
+from parzen_speed import numpy_loop  # noqa: E402
+from reference_loop import PerSampleImages, ReferenceLoop  # noqa: E402
+from speed import linear_flops  # noqa: E402
+
+from gankit.metrics.parzen import parzen_log_likelihood  # noqa: E402
+from gankit.nets.mlp import MaxoutDiscriminator, PaperGenerator  # noqa: E402
+
+
+def test_linear_flops_by_hand():
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    assert linear_flops(net, 10) == 2 * 10 * (3 * 4 + 4 * 2)
+
+
+def test_per_sample_transform_matches_the_in_memory_tensor():
+    x = torch.rand(5, 1, 4, 4).mul(255).round().div(255)
+    ds = PerSampleImages(x, symmetric=True)
+    assert torch.allclose(ds[2][0], x[2] * 2 - 1, atol=1e-6)
+
+
+def test_reference_loop_trains_the_paper_nets():
+    torch.manual_seed(0)
+    G = PaperGenerator(noise_dim=10, hidden=(32,))
+    D = MaxoutDiscriminator(units=8, pieces=2, layers=1)
+    before = [p.detach().clone() for p in (*G.parameters(), *D.parameters())]
+    loop = ReferenceLoop(G, D, torch.rand(60, 1, 28, 28), batch_size=20, noise_dim=10)
+    loop.run(4)  # crosses an epoch boundary (3 batches per epoch)
+    after = list((*G.parameters(), *D.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(before, after))
+    assert all(torch.isfinite(p).all() for p in after)
+
+
+def test_numpy_loop_is_the_parzen_formula():
+    # one sample at the origin, one test point at distance r: log N(x; 0, sigma^2 I)
+    d, sigma, r = 5, 0.5, 0.7
+    x = np.zeros((1, d))
+    x[0, 0] = r
+    got = numpy_loop(x, np.zeros((1, d)), sigma)[0]
+    expect = -r * r / (2 * sigma**2) - d * math.log(sigma * math.sqrt(2 * math.pi))
+    assert got == pytest.approx(expect, rel=1e-12)
+    g = torch.Generator().manual_seed(0)
+    mu, xs = torch.rand(50, 20, generator=g), torch.rand(7, 20, generator=g)
+    ours = parzen_log_likelihood(xs, mu, [0.3])[0].numpy()
+    assert np.allclose(ours, numpy_loop(xs.double().numpy(), mu.double().numpy(), 0.3), rtol=1e-6)
+
+
+def test_peak_probe_and_load_monitor():
+    assert matmul_peak(n=64, reps=2) > 0
+    mon = LoadMonitor().start()
+    info = mon.stop()
+    if Path("/proc/loadavg").exists():
+        assert len(info["loadavg"]) == 3 and info["other_processes_cores"] >= 0
