@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--paper-exact", action="store_true", help="use the paper's own optimiser schedule")
     r.add_argument("--dry-run", action="store_true", help="seconds-long smoke run of the whole pipeline")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)")
 
     sub.add_parser("presets", help="list presets")
     sub.add_parser("metrics", help="list metrics")
@@ -184,6 +185,10 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
     if a.paper_exact and "paper_exact" not in rep.options:
         raise GankitError(f"--paper-exact: not an option of reproduction '{a.name}'")
     out = Path(a.out or f"runs/{a.name}")
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     rep.run(out, full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed)
     return 0
 
