@@ -64,3 +64,27 @@ def test_pick_figure() -> None:
     assert pick_figure({"class_kl": 0.5, "class_hist_0": 0.1}, "digits10k", "kl") == 0.5
     with pytest.raises(GankitError, match="cannot tell"):
         pick_figure({"a": 1.0, "b": 2.0}, "m", "kl")
+
+
+def test_evaluate_run_passes_labels_to_conditional_metrics(tmp_path, one_thread) -> None:
+    """A registered metric sees sample_labels for a conditional run and gets the asked labels' images."""
+    from gankit.cli.main import main
+    from gankit.metrics.registry import register_metric
+    from gankit.reproduce.dcgan_mnist import evaluate_run
+
+    seen = {}
+
+    @register_metric("test_e7_labels", "test only")
+    def _probe(ctx):
+        labels = torch.tensor([1, 2, 3])
+        x = ctx.sample_labels(labels)
+        seen["shape"] = tuple(x.shape)
+        return {"test_e7_labels": float(x.min() >= 0 and x.max() <= 1)}
+
+    try:
+        assert main(["train", "cgan-mnist", "data.limit=64", "data.batch_size=16", "train.steps=1", "generator.args.width=4",
+                     "discriminator.args.width=4", "log.tensorboard=false", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+        out = evaluate_run(tmp_path / "r", ["test_e7_labels"])
+    finally:
+        METRICS.pop("test_e7_labels", None)
+    assert out == {"test_e7_labels": 1.0, "step": 1} and seen["shape"] == (3, 1, 28, 28)

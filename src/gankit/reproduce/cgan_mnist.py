@@ -42,7 +42,7 @@ def run(
     load_config(preset)  # a bad preset name fails before anything runs
     cfg, state, train_seconds, overrides = train_and_sample(preset, out, full=full, dry_run=dry_run, seed=seed, steps=steps)
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
-    ctx = eval_context(cfg, state, data, seed, dry_run)
+    ctx = eval_context(cfg, state.G, state.noise.num_classes, data, seed, dry_run)
     t1 = time.time()
     figures = evaluate([label_metric], ctx)
     eval_seconds = time.time() - t1

@@ -88,17 +88,31 @@ def train_and_sample(
     return cfg, state, time.time() - t0, overrides
 
 
-def eval_context(cfg: Any, state: Any, data: Any, seed: int, dry_run: bool) -> EvalContext:
-    noise = sample_noise(cfg, {"num_classes": state.noise.num_classes}, seed + 10_000)
+def eval_context(cfg: Any, G: nn.Module, num_classes: int, data: Any, seed: int, dry_run: bool) -> EvalContext:
+    """Metrics' view of generator G: unconditional samples and, for conditional models,
+    samples for requested labels (``sample_labels``)."""
+    noise = sample_noise(cfg, {"num_classes": num_classes}, seed + 10_000)
     options: dict[str, Any] = {"fid_extractor": DryRunFeatures()} if dry_run else {}
     return EvalContext(
-        sample=lambda n: generate(state.G, n, noise, cfg.data.pixel_range),
+        sample=lambda n: generate(G, n, noise, cfg.data.pixel_range),
         data=data,
         seed=seed,
         scale=DRY_RUN_SCALE if dry_run else 1.0,
         options=options,
-        sample_labels=lambda labels: generate(state.G, labels.shape[0], noise, cfg.data.pixel_range, labels),
+        sample_labels=(lambda labels: generate(G, labels.shape[0], noise, cfg.data.pixel_range, labels)) if num_classes else None,
     )
+
+
+def evaluate_run(run: str | Path, metrics: list[str], seed: int = 0) -> dict[str, float]:
+    """Score an existing run directory (or checkpoint) with registered metrics, conditional
+    ones included (``gankit eval`` does not pass labels). Adds the step evaluated."""
+    from gankit.training.run import load_generator
+
+    check_metrics(metrics)
+    G, cfg, context, step = load_generator(run)
+    data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
+    figures = evaluate(metrics, eval_context(cfg, G, context.get("num_classes", 0), data, seed, False))
+    return {**figures, "step": step}
 
 
 def _dcgan(
@@ -117,7 +131,7 @@ def _dcgan(
     check_metrics(metrics)
     cfg, state, train_seconds, overrides = train_and_sample(preset, out, full=full, dry_run=dry_run, seed=seed, steps=steps)
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
-    ctx = eval_context(cfg, state, data, seed, dry_run)
+    ctx = eval_context(cfg, state.G, state.noise.num_classes, data, seed, dry_run)
     t1 = time.time()
     figures = evaluate(metrics, ctx)
     eval_seconds = time.time() - t1
