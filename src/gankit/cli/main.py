@@ -156,11 +156,14 @@ def cmd_eval(a: argparse.Namespace) -> int:
     G, cfg, context, step = load_generator(a.run)
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
     noise = sample_noise(cfg, context, a.seed)
+    conditional = bool(context.get("num_classes"))
     ctx = EvalContext(
         sample=lambda n: generate(G, n, noise, cfg.data.pixel_range),
         data=data,
         seed=a.seed,
         scale=DRY_RUN_SCALE if a.dry_run else 1.0,
+        # conditional models: samples for requested labels (per-class metrics such as cacc10k)
+        sample_labels=(lambda y: generate(G, len(y), noise, cfg.data.pixel_range, y)) if conditional else None,
     )
     figures = evaluate(a.metric, ctx)
     figures["step"] = step
