@@ -43,7 +43,10 @@ DRY_RUN_OVERRIDES = ["train.steps=20", "log.every=10", "log.diagnostics_every=10
 def _net_fns(state: TrainState, pixel_range: str) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """G and sigmoid(D) as numpy functions in data coordinates (gauss1d's box is [−1, 1]:
     with pixel_range symmetric the nets see the data's own coordinates)."""
-    assert pixel_range == "symmetric", "figure1 presets keep the nets in the data's coordinates"
+    if pixel_range != "symmetric":
+        from gankit.errors import ConfigError
+
+        raise ConfigError(f"field 'data.pixel_range': figure1 needs 'symmetric' (the nets see gauss1d's own coordinates), got '{pixel_range}'")
 
     @torch.no_grad()
     def g(z: np.ndarray) -> np.ndarray:
