@@ -108,37 +108,62 @@ def test_sigkill_at_random_steps_then_resume_is_bit_identical(tmp_path, data_roo
     assert_same_state(baseline, ckpt.checkpoint_path(out / "checkpoints", STEPS))
 
 
-def test_sigkill_during_checkpoint_writes_keeps_a_good_checkpoint(tmp_path, data_root, baseline):
-    out = tmp_path / "run"
+def _sigterm_when_logged(args: list[str], out: Path, at_step: int) -> tuple[int, str]:
+    """Start training and send SIGTERM once metrics.jsonl shows step >= at_step."""
+    import json
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop(ckpt.FAULT_ENV, None)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "gankit.cli.main", *args, "--out", str(out)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    log = out / "metrics.jsonl"
+    deadline = time.time() + 120
+    while p.poll() is None and time.time() < deadline:
+        rows = log.read_text().splitlines() if log.exists() else []
+        if rows and json.loads(rows[-1])["step"] >= at_step:
+            break
+        time.sleep(0.002)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    return p.returncode, err
+
+
+def test_kills_in_writes_sigterm_and_a_damaged_checkpoint_then_exact_resume(tmp_path, data_root, baseline):
+    """One interrupted history (subprocesses are the expensive part of this file):
+    3 SIGKILLs inside checkpoint writes, a SIGTERM, a flipped bit in the newest checkpoint."""
+    out, ckdir = tmp_path / "run", tmp_path / "run" / "checkpoints"
     # half-written temp file; complete temp file not yet renamed; new file in place, old ones not pruned
     for phase in ("partial", "written", "pruning"):
         r = run_cli(train_args(data_root), out, fault=f"kill-in-write=2:{phase}")  # each process's 2nd write
         assert r.returncode == -signal.SIGKILL, (phase, r.stderr)
-        found = ckpt.list_checkpoints(out / "checkpoints")
+        found = ckpt.list_checkpoints(ckdir)
         assert found, phase
         ckpt.load(found[-1])  # the newest complete checkpoint verifies (raises otherwise)
+        temps = [p for p in ckdir.iterdir() if p.name.endswith(".tmp")]
+        assert len(temps) == (phase in ("partial", "written")), (phase, temps)  # the next run removes it
+    assert found[-1].name == "ckpt-00000016.safetensors"
+
+    # SIGTERM: the step finishes, a checkpoint of that very step is written, exit 130
+    rc, err = _sigterm_when_logged(train_args(data_root), out, at_step=20)
+    assert rc == 130, err
+    stopped = int(err.split("stopped after step ")[1].split()[0])
+    assert 20 <= stopped < STEPS
+    found = ckpt.list_checkpoints(ckdir)
+    assert found[-1] == ckpt.checkpoint_path(ckdir, stopped) and len(found) == 2
+
+    # one flipped bit in the newest: reported, set aside, the previous one is used
+    raw = bytearray(found[-1].read_bytes())
+    raw[-5] ^= 0x40
+    found[-1].write_bytes(bytes(raw))
     r = run_cli(train_args(data_root), out)
     assert r.returncode == 0, r.stderr
-    assert not [p for p in (out / "checkpoints").iterdir() if p.name.endswith(".tmp")]
-    assert_same_state(baseline, ckpt.checkpoint_path(out / "checkpoints", STEPS))
-
-
-def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, data_root, baseline):
-    out = tmp_path / "run"
-    r = run_cli(train_args(data_root), out, fault="kill-at-step=18")
-    assert r.returncode == -signal.SIGKILL
-    newest = ckpt.list_checkpoints(out / "checkpoints")[-1]
-    assert newest.name == "ckpt-00000016.safetensors"
-    raw = bytearray(newest.read_bytes())
-    raw[-5] ^= 0x40  # one flipped bit in a tensor
-    newest.write_bytes(bytes(raw))
-    r = run_cli(train_args(data_root), out)
-    assert r.returncode == 0, r.stderr
-    assert "sha256 checksum does not match" in r.stderr and "ckpt-00000016" in r.stderr
-    assert "falling back to the previous good checkpoint ckpt-00000012.safetensors" in r.stderr
-    assert "resuming" in r.stderr and "from step 12" in r.stderr
-    assert (out / "checkpoints" / "ckpt-00000016.safetensors.damaged").is_file()
-    assert_same_state(baseline, ckpt.checkpoint_path(out / "checkpoints", STEPS))
+    assert "sha256 checksum does not match" in r.stderr and found[-1].name in r.stderr
+    assert f"falling back to the previous good checkpoint {found[-2].name}" in r.stderr
+    assert (ckdir / (found[-1].name + ".damaged")).is_file()
+    assert_same_state(baseline, ckpt.checkpoint_path(ckdir, STEPS))
 
 
 def test_resume_never_refuses_an_existing_run(data_root, baseline, capsys):
@@ -166,33 +191,3 @@ def test_sample_from_a_checkpoint_file_alone(tmp_path, baseline):
     assert x.shape == (7, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
     assert main(["sample", str(baseline), "--n", "7", "--out", str(tmp_path / "t.npy")]) == 0
     assert np.array_equal(np.load(tmp_path / "t.npy"), x)  # same G, same seed: same samples
-
-
-def test_sigterm_saves_at_the_step_boundary_and_resume_is_exact(tmp_path, data_root, baseline):
-    """A scheduler's SIGTERM: the step finishes, a checkpoint of that step is written, exit 130."""
-    import json
-    import time
-
-    out = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop(ckpt.FAULT_ENV, None)
-    p = subprocess.Popen(
-        [sys.executable, "-m", "gankit.cli.main", *train_args(data_root), "--out", str(out)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    log = out / "metrics.jsonl"
-    deadline = time.time() + 120
-    while p.poll() is None and time.time() < deadline:
-        rows = log.read_text().splitlines() if log.exists() else []
-        if rows and json.loads(rows[-1])["step"] >= 8:
-            break
-        time.sleep(0.002)
-    p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=120)
-    assert p.returncode == 130, err
-    stopped = int(err.split("stopped after step ")[1].split()[0])
-    assert 8 <= stopped < STEPS
-    assert ckpt.list_checkpoints(out / "checkpoints")[-1] == ckpt.checkpoint_path(out / "checkpoints", stopped)
-    r = run_cli(train_args(data_root), out)
-    assert r.returncode == 0 and f"from step {stopped}" in r.stderr, r.stderr
-    assert_same_state(baseline, ckpt.checkpoint_path(out / "checkpoints", STEPS))
