@@ -170,7 +170,7 @@ class _FullDisk:
         self.f, self.room = f, room
 
     def write(self, data) -> int:
-        n = len(memoryview(data).cast("B"))
+        n = len(data) if isinstance(data, str) else len(memoryview(data).cast("B"))
         if n > self.room:
             raise OSError(errno.ENOSPC, "No space left on device")
         self.room -= n
@@ -298,3 +298,29 @@ def test_wall_clock_interval_and_keep_last_n(tmp_path, data_root):
     out2 = tmp_path / "run2"
     train(tiny_cfg(data_root, "train.steps=6", "log.checkpoint_every=1000", "log.checkpoint_seconds=1e9"), out2, say=quiet)
     assert [p.name for p in ckpt.list_checkpoints(out2 / "checkpoints")] == ["ckpt-00000006.safetensors"]  # only the final one
+
+
+def test_disk_full_while_logging_is_one_line_and_resumable(tmp_path, data_root, monkeypatch, capsys):
+    import gankit.training.run as run_mod
+    from gankit.cli.main import main
+
+    cfg = tiny_cfg(data_root)
+    out = tmp_path / "run"
+    calls = {"n": 0}
+
+    def full_open(path, mode="r", *a, **k):  # metrics.jsonl appends fail from the 3rd on
+        f = open(path, mode, *a, **k)
+        if "a" in mode:
+            calls["n"] += 1
+            if calls["n"] >= 3:
+                return _FullDisk(f, 0)
+        return f
+
+    monkeypatch.setattr(run_mod, "open", full_open, raising=False)
+    assert main(["train", "goodfellow2014", *_overrides(cfg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "metrics.jsonl: could not write (no space left on device) at step 8" in err
+    assert "last good checkpoint ckpt-00000004.safetensors is intact" in err  # step 8 logs before it checkpoints
+    monkeypatch.undo()
+    train(cfg, out, say=quiet)
+    assert ckpt.load(ckpt.list_checkpoints(out / "checkpoints")[-1])["step"] == 12

@@ -3,6 +3,7 @@ checkpoints, with exact resume from the newest good checkpoint."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import platform
@@ -177,8 +178,11 @@ class MetricsLog:
         }
         row.update(s.extras.get("diagnostics_row", {}))
         self.latest = row
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as e:  # name the file: a failed write() does not
+            raise OSError(e.errno, e.strerror or str(e), str(self.path)) from e
         if self.writer is not None:
             for k, v in row.items():
                 if k not in ("step", "seconds") and isinstance(v, (int, float)):
@@ -440,6 +444,12 @@ def train(
         if saver.last() != ckpt.checkpoint_path(saver.dir, state.step):
             saver.save(state)
         grids.render(state, "final.png")
+    except OSError as e:  # metrics, sample grids, TensorBoard: e.g. a full disk
+        why = "no space left on device" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        where = e.filename or run_dir
+        last = saver.last()
+        kept = f"the last good checkpoint {last.name} is intact" if last is not None else "no checkpoint had been written yet"
+        raise GankitError(f"{where}: could not write ({why}) at step {state.step}; {kept}; run the same command again to resume") from e
     finally:
         if bar is not None:
             bar.close()
