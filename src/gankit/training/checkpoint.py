@@ -184,7 +184,7 @@ def load(path: str | Path) -> dict[str, Any]:
         data = path.read_bytes()
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read checkpoint ({e.strerror or e})") from None
-    if data[:1] == b"\x80" or data[:2] == b"PK":
+    if (data[:1] == b"\x80" or data[:2] == b"PK") and data[8:9] != b"{":  # a safetensors header length may start with 0x80
         raise CheckpointError(
             f"{path}: this is a pickle or torch.save zip file, not a gankit checkpoint; "
             "refusing to load it (pickles can run code)"
