@@ -58,3 +58,14 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["sample", "x", "--n", "0", "--out", "y.png"])
     assert e.value.code == 2
+
+
+def test_sample_png_of_point_data_is_one_line_error(tmp_path, capsys):
+    run = tmp_path / "toy"
+    assert main(["train", "toy-ring8", "--dry-run", "--no-progress", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "--n", "8", "--out", str(tmp_path / "p.png")]) == 2
+    err = capsys.readouterr().err
+    assert "not images" in err and len(err.strip().splitlines()) == 1
+    assert main(["sample", str(run), "--n", "8", "--out", str(tmp_path / "p.npy")]) == 0
+    assert np.load(tmp_path / "p.npy").shape[0] == 8

@@ -138,7 +138,13 @@ def cmd_sample(a: argparse.Namespace) -> int:
     if out.suffix == ".npy":
         from gankit.atomic import write_with
 
-        write_with(out, lambda p: np.save(open(p, "wb"), x.numpy()))
+        def write_npy(path: Path) -> None:
+            with open(path, "wb") as f:  # a file object: np.save would add ".npy" to a bare path
+                np.save(f, x.numpy())
+
+        write_with(out, write_npy)
+    elif x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise GankitError(f"--out {a.out}: this run's samples are not images (shape {list(x.shape[1:])}); write them as .npy")
     else:
         save_grid(x, out)
     print(f"wrote {a.n} samples from step {step} to {out}")
