@@ -25,7 +25,7 @@ from gankit.errors import CheckpointError, DivergenceError, GankitError
 from gankit.images import save_grid
 from gankit.training import checkpoint as ckpt
 from gankit.training.algorithm1 import Callback, StepStats, algorithm1
-from gankit.training.build import build_nets, build_state, generate
+from gankit.training.build import build_nets, build_state, generate, sampling_generator
 from gankit.training.state import NoiseSampler, TrainState
 
 CHECKPOINTS = "checkpoints"
@@ -206,10 +206,11 @@ class SampleGrids:
 
     @torch.no_grad()
     def render(self, s: TrainState, name: str) -> Optional[Path]:
-        was = s.G.training
-        s.G.eval()
-        x = s.G(self.z, self.y)
-        s.G.train(was)
+        G = sampling_generator(s)  # the EMA where the run keeps one: what `gankit sample` draws from
+        was = G.training
+        G.eval()
+        x = G(self.z, self.y)
+        G.train(was)
         if x.dim() != 4:  # not images (e.g. toy points [N, d]): no grid to draw
             return None
         x = x if self.pixel_range == "unit" else (x + 1) / 2
