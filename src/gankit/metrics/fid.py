@@ -252,8 +252,12 @@ def _features_pair(ctx: EvalContext, n: int, extractor: Optional[Callable[[Tenso
     if xs.shape[0] < count:
         raise DataError(f"{ctx.data.name} {split} split has {xs.shape[0]} images; this metric needs {count}")
     real = real_features(ext, name, ctx.data.name, split, xs[:count])
-    fake = ext(ctx.samples(n))
-    return real, fake
+    # fid10k and kid10k share the generated samples: extract their features once per context.
+    memo = ctx.options.setdefault("_fake_features", {})
+    key = (name, count)
+    if key not in memo:
+        memo[key] = ext(ctx.samples(n))
+    return real, memo[key]
 
 
 def _fid_metric(n: int, key: str):
