@@ -109,19 +109,7 @@ def run_and_kill_externally(args: list[str], out: Path, at_step: int, rng: rando
     return p.returncode, err, last_logged_step(out)
 
 
-def flatten(tree, prefix: str = "") -> dict:
-    out = {}
-    if isinstance(tree, torch.Tensor):
-        out[prefix] = (str(tree.dtype), tuple(tree.shape), tree.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    elif isinstance(tree, dict):
-        for k, v in tree.items():
-            out.update(flatten(v, f"{prefix}.{k}"))
-    elif isinstance(tree, (list, tuple)):
-        for i, v in enumerate(tree):
-            out.update(flatten(v, f"{prefix}[{i}]"))
-    else:
-        out[prefix] = tree
-    return out
+flatten = ckpt.flat_state  # every leaf by path, tensors as raw bytes
 
 
 def compare(a: Path, b: Path) -> dict:

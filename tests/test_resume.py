@@ -52,20 +52,7 @@ def run_cli(args: list[str], out: Path, fault: str | None = None) -> subprocess.
     )  # fmt: skip
 
 
-def flatten(tree, prefix="") -> dict:
-    """Every leaf of a checkpoint payload by path; tensors as their raw bytes."""
-    out = {}
-    if isinstance(tree, torch.Tensor):
-        out[prefix] = (str(tree.dtype), tuple(tree.shape), tree.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    elif isinstance(tree, dict):
-        for k, v in tree.items():
-            out.update(flatten(v, f"{prefix}.{k}"))
-    elif isinstance(tree, (list, tuple)):
-        for i, v in enumerate(tree):
-            out.update(flatten(v, f"{prefix}[{i}]"))
-    else:
-        out[prefix] = tree
-    return out
+flatten = ckpt.flat_state  # every leaf by path, tensors as raw bytes
 
 
 def assert_same_state(a: Path, b: Path) -> None:

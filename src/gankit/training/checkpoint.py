@@ -227,3 +227,20 @@ def list_checkpoints(folder: str | Path) -> list[Path]:
 
 def checkpoint_path(folder: str | Path, step: int) -> Path:
     return Path(folder) / f"ckpt-{step:08d}.safetensors"
+
+
+def flat_state(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a checkpoint payload by path, tensors as (dtype, shape, raw bytes):
+    two payloads are the same training state exactly when these dicts are equal."""
+    out: dict[str, Any] = {}
+    if isinstance(tree, Tensor):
+        out[prefix] = (str(tree.dtype), tuple(tree.shape), tree.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(tree, dict):
+        for k, v in tree.items():
+            out.update(flat_state(v, f"{prefix}.{k}"))
+    elif isinstance(tree, (list, tuple)):
+        for i, v in enumerate(tree):
+            out.update(flat_state(v, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = tree
+    return out
