@@ -81,6 +81,11 @@ class TrainConfig(_Section):
     k: int = Field(1, ge=1)  # discriminator steps per generator step
     threads: Optional[int] = Field(None, ge=1)  # torch intra-op threads; None = torch's default
     ema_decay: Optional[float] = Field(None, gt=0, lt=1)  # keep an EMA of G's weights for sampling
+    # Fast options, off by default because they change the numbers computed (see
+    # docs/usage/metrics-speed.md for their measured effect on speed and quality):
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: CPU autocast around G/D forward passes; losses fp32
+    channels_last: bool = False  # NHWC memory format for conv nets and image batches
+    compile: bool = False  # torch.compile G and D (static shapes: batches are always full)
 
 
 class LogConfig(_Section):

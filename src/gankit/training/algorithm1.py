@@ -38,10 +38,12 @@ Callback = Callable[[TrainState, StepStats], None]
 def discriminator_step(s: TrainState) -> tuple[Tensor, Tensor]:
     x, y = s.data.next()
     z, y_fake = s.noise.sample(x.shape[0])
-    with torch.no_grad():
-        fake = s.G(z, y_fake)
-    real_logits = s.D(x, y)
-    loss = s.objective.d_loss(real_logits, s.D(fake, y_fake))
+    with s.autocast():  # forward passes in train.precision; the losses below in fp32
+        with torch.no_grad():
+            fake = s.G(z, y_fake)
+        real_logits = s.D(x, y).float()
+        fake_logits = s.D(fake, y_fake).float()
+    loss = s.objective.d_loss(real_logits, fake_logits)
     if s.objective.penalty is not None:
         loss = loss + s.objective.penalty(s.D, x, fake, y)
     s.opt_d.zero_grad(set_to_none=True)
@@ -56,7 +58,8 @@ def generator_step(s: TrainState, m: int) -> tuple[Tensor, Tensor]:
     z, y = s.noise.sample(m)
     s.D.requires_grad_(False)  # only G's gradient is needed; D's weights are not updated here
     try:
-        fake_logits = s.D(s.G(z, y), y)
+        with s.autocast():
+            fake_logits = s.D(s.G(z, y), y).float()
         loss = s.objective.g_loss(fake_logits)
         s.opt_g.zero_grad(set_to_none=True)
         loss.backward()

@@ -15,7 +15,7 @@ from gankit.nets.registry import build_net
 from gankit.objectives.base import build_objective
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
-from gankit.training.state import NoiseSampler, TrainState
+from gankit.training.state import NoiseSampler, TrainState, forward_context
 
 
 def seed_everything(seed: int) -> None:
@@ -61,15 +61,28 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
     x = to_net_range(data.train.x, cfg.data.pixel_range)
     if hasattr(G, "init_from_data"):
         G.init_from_data(x)
+    if cfg.train.channels_last:
+        # NHWC weights and batches: oneDNN's native conv layout on CPU (no reorders per call).
+        # Only 4-D tensors change; checkpoints store plain contiguous copies either way.
+        G.to(memory_format=torch.channels_last)
+        D.to(memory_format=torch.channels_last)
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
     source = MinibatchSource(x, data.train.y if cfg.data.conditional else None, cfg.data.batch_size, seed=cfg.seed + 1)
     noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, context["num_classes"], seed=cfg.seed + 2)
     opt_g = build_optimizer(cfg.optim_g, G.parameters())
     opt_d = build_optimizer(cfg.optim_d, D.parameters())
     schedule = Schedule(cfg.schedule, {"g": opt_g, "d": opt_d}, {"g": cfg.optim_g, "d": cfg.optim_d})
     schedule.apply(0)
-    state = TrainState(G, D, opt_g, opt_d, build_objective(cfg.objective.name, cfg.objective.args), source, noise, schedule, k=cfg.train.k)
+    state = TrainState(G, D, opt_g, opt_d, build_objective(cfg.objective.name, cfg.objective.args), source, noise, schedule, k=cfg.train.k,
+                       autocast=forward_context(cfg.train.precision))
     if cfg.train.ema_decay is not None:
-        state.extras["G_ema"] = EMA(G, cfg.train.ema_decay)
+        state.extras["G_ema"] = EMA(G, cfg.train.ema_decay)  # copied before compiling: a plain module
+    if cfg.train.compile:
+        # In place, so parameter names (checkpoints) do not change. Static shapes: every
+        # training batch is full (MinibatchSource drops the incomplete tail of an epoch).
+        G.compile(dynamic=False)
+        D.compile(dynamic=False)
     return state, context
 
 

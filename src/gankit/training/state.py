@@ -1,8 +1,9 @@
 """Everything training changes, in one object the loop and the checkpoints share."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, ContextManager, Optional
 
 import math
 import torch
@@ -11,6 +12,18 @@ from torch import Tensor, nn
 from gankit.data.batches import MinibatchSource
 from gankit.objectives.base import Objective
 from gankit.training.optim import Schedule
+
+
+def forward_context(precision: str) -> Callable[[], ContextManager[Any]]:
+    """The context Algorithm 1 runs G's and D's forward passes in (``train.precision``).
+
+    bf16 is CPU autocast: matmuls/convs in bfloat16 (about 2.5x fp32 matmul throughput on
+    AVX-512-bf16 CPUs), weights, gradients, optimiser state and the losses stay fp32."""
+    if precision == "fp32":
+        return contextlib.nullcontext
+    if precision == "bf16":
+        return lambda: torch.autocast("cpu", dtype=torch.bfloat16)
+    raise ValueError(f"unknown precision {precision!r}")  # the config validator already restricts it
 
 
 class NoiseSampler:
@@ -48,3 +61,4 @@ class TrainState:
     k: int = 1
     step: int = 0  # generator updates done
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. EMA weights, added by callbacks
+    autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext  # see forward_context

@@ -1,0 +1,131 @@
+"""The fast training options (train.precision, train.channels_last, train.compile): validated
+like every key, really in effect when on, close to fp32 where they change numerics, and
+exact resume still holds with them on."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from gankit.config import load_config
+from gankit.data.datasets import Dataset, Split
+from gankit.errors import ConfigError
+from gankit.training import checkpoint as ckpt
+from gankit.training.algorithm1 import algorithm1
+from gankit.training.build import build_state
+from gankit.training.run import train
+
+
+def tiny_images(n: int = 40, side: int = 28) -> Dataset:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 1, side, side, generator=g)
+    return Dataset("tiny", Split(x), Split(x[:8]), Split(x[:8]))
+
+
+MLP = ["data.batch_size=10", "noise.dim=8", "generator.args.hidden=[32,32]",
+       "discriminator.args.units=16", "discriminator.args.pieces=2", "train.threads=1"]  # fmt: skip
+CONV = ["data.batch_size=8", "noise.dim=8", "generator.args.width=8", "discriminator.args.width=8", "train.threads=1"]
+
+
+@pytest.mark.parametrize(
+    "override, field",
+    [("train.precision=fp16", "train.precision"), ("train.channels_last=maybe", "train.channels_last"),
+     ("train.compile=[1]", "train.compile")],
+)  # fmt: skip
+def test_bad_values_name_the_field(override, field):
+    with pytest.raises(ConfigError, match=f"field '{field}'"):
+        load_config("goodfellow2014", [override])
+
+
+def test_defaults_are_off():
+    t = load_config("goodfellow2014").train
+    assert (t.precision, t.channels_last, t.compile) == ("fp32", False, False)
+
+
+def _linear_output_dtypes(state) -> list[torch.dtype]:
+    seen: list[torch.dtype] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+             for net in (state.G, state.D) for m in net.modules() if isinstance(m, nn.Linear)]  # fmt: skip
+    algorithm1(state, state.step + 1)
+    for h in hooks:
+        h.remove()
+    return seen
+
+
+def test_bf16_runs_the_forward_passes_in_bf16_and_keeps_weights_and_losses_fp32():
+    data = tiny_images()
+    fp32, _ = build_state(load_config("goodfellow2014", MLP), data)
+    assert set(_linear_output_dtypes(fp32)) == {torch.float32}
+    bf16, _ = build_state(load_config("goodfellow2014", MLP + ["train.precision=bf16"]), data)
+    assert set(_linear_output_dtypes(bf16)) == {torch.bfloat16}
+    losses = []
+    algorithm1(bf16, bf16.step + 1, [lambda s, st: losses.append((st.d_loss, st.g_loss))])
+    assert all(t.dtype == torch.float32 for pair in losses for t in pair)
+    for p in (*bf16.G.parameters(), *bf16.D.parameters()):
+        assert p.dtype == torch.float32 and (p.grad is None or p.grad.dtype == torch.float32)
+    for opt in (bf16.opt_g, bf16.opt_d):
+        assert all(v.dtype == torch.float32 for st in opt.state.values() for v in st.values() if v.dim())
+
+
+def test_bf16_stays_close_to_fp32_over_a_few_steps():
+    # Same seed, same batches and noise: bf16 changes only rounding, so after a few Adam
+    # steps the weights differ a little (not at all would mean the option did nothing).
+    # (Each state is built right before it runs: build_state seeds the global RNG dropout uses.)
+    data = tiny_images()
+    adam = ["optim_g.name=adam", "optim_d.name=adam", "optim_g.lr=0.001", "optim_d.lr=0.001"]
+    a, _ = build_state(load_config("goodfellow2014", MLP + adam), data)
+    w0 = torch.cat([p.detach().flatten().clone() for p in a.G.parameters()])
+    algorithm1(a, 3)
+    b, _ = build_state(load_config("goodfellow2014", MLP + adam + ["train.precision=bf16"]), data)
+    algorithm1(b, 3)
+    wa = torch.cat([p.detach().flatten() for p in a.G.parameters()])
+    wb = torch.cat([p.detach().flatten() for p in b.G.parameters()])
+    moved = (wa - w0).norm()
+    assert not torch.equal(wa, wb)
+    assert (wa - wb).norm() < 0.1 * moved  # bf16's difference is small next to the update itself
+
+
+def test_channels_last_keeps_conv_weights_and_batches_nhwc_and_matches_fp32():
+    data = tiny_images(side=32)
+    nchw, _ = build_state(load_config("dcgan-mnist", CONV), data)
+    nhwc, _ = build_state(load_config("dcgan-mnist", CONV + ["train.channels_last=true"]), data)
+    convs = [m.weight for m in nhwc.D.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert not all(w.is_contiguous() for w in convs)
+    assert nhwc.data.x.is_contiguous(memory_format=torch.channels_last)
+    algorithm1(nchw, 2)
+    algorithm1(nhwc, 2)
+    for p, q in zip(nchw.D.parameters(), nhwc.D.parameters()):
+        assert torch.allclose(p, q, rtol=1e-4, atol=1e-5)  # same maths, another memory layout
+
+
+def _folder(root: Path, n: int = 40, side: int = 28) -> Path:
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (side, side), dtype=np.uint8), mode="L").save(root / f"{i:04d}.png")
+    return root
+
+
+@pytest.mark.parametrize(
+    "preset, extra",
+    [("goodfellow2014", MLP + ["train.precision=bf16"]),
+     ("dcgan-mnist", CONV + ["train.precision=bf16", "train.channels_last=true"])],
+)  # fmt: skip
+def test_resume_is_exact_with_the_fast_options_on(tmp_path, preset, extra):
+    root = _folder(tmp_path / "images")
+    common = extra + [f"data.root={root}", "data.name=folder-28", "log.every=3", "log.checkpoint_every=3",
+                      "log.samples_every=1000", "log.tensorboard=false", "log.progress=false", "log.diagnostics=false"]  # fmt: skip
+    say = lambda m: None  # noqa: E731
+    whole = train(load_config(preset, common + ["train.steps=9"]), tmp_path / "whole", say=say)
+    train(load_config(preset, common + ["train.steps=5"]), tmp_path / "cut", say=say)
+    again = train(load_config(preset, common + ["train.steps=9"]), tmp_path / "cut", say=say)
+    assert whole.step == again.step == 9
+    a = ckpt.flat_state(ckpt.load(ckpt.checkpoint_path(tmp_path / "whole" / "checkpoints", 9)))
+    b = ckpt.flat_state(ckpt.load(ckpt.checkpoint_path(tmp_path / "cut" / "checkpoints", 9)))
+    assert a.keys() == b.keys() and any(k.startswith(".G.") for k in a)
+    assert [k for k in a if a[k] != b[k]] == []
