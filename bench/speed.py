@@ -3,13 +3,18 @@
     python bench/speed.py --quick          # < 60 s
     python bench/speed.py                  # the full run for BENCHMARKS.md
     python bench/speed.py --case mlp --threads 2 --out bench-mlp.json
+    python bench/speed.py --set train.precision=bf16                  # gankit with a fast option
+    python bench/speed.py --variant bf16=train.precision=bf16 \
+        --variant bf16-cl=train.precision=bf16,train.channels_last=true  # several, same run
 
-Each repeat times gankit, then the reference, then a matmul peak probe, in turn, so both
-see the same machine state; the figures are medians over repeats. "% of peak" counts the
-FLOPs Algorithm 1 needs per iteration (k = 1), the same count for both loops:
+Each repeat times gankit (plain config plus --set), each --variant, then the reference, then
+a matmul peak probe, in turn, so all see the same machine state; the figures are medians
+over repeats. "% of peak" counts the FLOPs Algorithm 1 needs per iteration (k = 1), the
+same count for every loop, against the fp32 matmul peak of the same run:
   D step: G forward + D forward/backward on real and fake = F_G + 6 F_D
   G step: G forward, D forward, D backward to its input only, G backward = 3 F_G + 2 F_D
 with F_net = 2 * batch * (sum of in*out over the net's linear layers) (MLP case only).
+With bf16 the matmuls run on bf16 units, so "% of fp32 peak" can pass 100%.
 Other load on the machine is reported: numbers taken while other work runs are indicative.
 """
 from __future__ import annotations
@@ -48,20 +53,30 @@ def synthetic(shape: tuple[int, ...], n: int) -> Dataset:
     return Dataset("synthetic", sp, sp, sp)
 
 
-def bench_case(name: str, steps: int, repeats: int, extra: list[str]) -> dict:
-    case = CASES[name]
-    data = synthetic(case["shape"], 5000)
+def _gankit(case: dict, data: Dataset, extra: list[str]):
     cfg = load_config(case["preset"], case["overrides"] + ["log.tensorboard=false", "log.diagnostics=false"] + extra)
     state, _ = build_state(cfg, data)
+    return cfg, state
+
+
+def bench_case(name: str, steps: int, repeats: int, extra: list[str], variants: dict[str, list[str]] | None = None) -> dict:
+    case = CASES[name]
+    data = synthetic(case["shape"], 5000)
+    cfg, state = _gankit(case, data, extra)
     G0, D0 = copy.deepcopy(state.G), copy.deepcopy(state.D)  # the reference starts from the same weights
+    others = {label: _gankit(case, data, extra + ov)[1] for label, ov in (variants or {}).items()}
     ref = ReferenceLoop(G0, D0, data.train.x, cfg.data.batch_size, cfg.noise.dim,
                         lr=cfg.optim_g.lr, betas=tuple(cfg.optim_g.betas), symmetric=cfg.data.pixel_range == "symmetric")
     # warm-up: allocator, first-call overheads, compilation where enabled
-    algorithm1(state, state.step + 3)
+    for s in (state, *others.values()):
+        algorithm1(s, s.step + 3)
     ref.run(3)
     t_g, t_r, peaks = [], [], []
+    t_v: dict[str, list[float]] = {label: [] for label in others}
     for _ in range(repeats):
         t_g.append(timed(lambda: algorithm1(state, state.step + steps)))
+        for label, s in others.items():
+            t_v[label].append(timed(lambda: algorithm1(s, s.step + steps)))
         t_r.append(timed(lambda: ref.run(steps)))
         peaks.append(matmul_peak())
     gk, rf = steps / median(t_g), steps / median(t_r)
@@ -77,13 +92,30 @@ def bench_case(name: str, steps: int, repeats: int, extra: list[str]) -> dict:
         "ratio": round(gk / rf, 2),
         "peak_gflops": round(median(peaks), 1),
     }
+    flops = None
     if name == "mlp":
         m = cfg.data.batch_size
         flops = 4 * linear_flops(state.G, m) + 8 * linear_flops(state.D, m)
         out["gflop_per_iteration"] = round(flops / 1e9, 3)
         out["gankit_pct_of_peak"] = round(100 * gk * flops / 1e9 / out["peak_gflops"], 1)
         out["reference_pct_of_peak"] = round(100 * rf * flops / 1e9 / out["peak_gflops"], 1)
+    if others:
+        out["variants"] = {}
+        for label, ts in t_v.items():
+            v = steps / median(ts)
+            row = {"overrides": extra + variants[label], "steps_per_s": round(v, 2), "ratio": round(v / rf, 2)}
+            if flops is not None:
+                row["pct_of_fp32_peak"] = round(100 * v * flops / 1e9 / out["peak_gflops"], 1)
+            out["variants"][label] = row
     return out
+
+
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    """'bf16=train.precision=bf16,train.channels_last=true' -> ('bf16', [overrides])."""
+    label, sep, rest = text.partition("=")
+    if not sep or not label or not rest:
+        raise SystemExit(f"--variant {text!r}: expected LABEL=key=value[,key=value...]")
+    return label, [o for o in rest.split(",") if o]
 
 
 def main() -> None:
@@ -92,6 +124,8 @@ def main() -> None:
     p.add_argument("--case", choices=[*CASES, "all"], default="all")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--set", action="append", default=[], help="extra gankit config override, e.g. train.channels_last=true")
+    p.add_argument("--variant", action="append", default=[],
+                   help="another gankit configuration timed in the same run: LABEL=key=value[,key=value]")
     p.add_argument("--out", default=None, help="also write the JSON here")
     a = p.parse_args()
     if a.threads:
@@ -99,7 +133,8 @@ def main() -> None:
     steps, repeats = (10, 3) if a.quick else (50, 7)
     mon = LoadMonitor().start()
     t0 = time.time()
-    results = [bench_case(c, steps, repeats, a.set) for c in (CASES if a.case == "all" else [a.case])]
+    variants = dict(parse_variant(v) for v in a.variant)
+    results = [bench_case(c, steps, repeats, a.set, variants) for c in (CASES if a.case == "all" else [a.case])]
     emit({"benchmark": "speed", "results": results, "wall_s": round(time.time() - t0, 1),
           "machine_load": mon.stop(), "environment": environment()}, a.out)
 

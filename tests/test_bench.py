@@ -63,3 +63,14 @@ def test_peak_probe_and_load_monitor():
     info = mon.stop()
     if Path("/proc/loadavg").exists():
         assert len(info["loadavg"]) == 3 and info["other_processes_cores"] >= 0
+
+
+def test_torchvision_style_transforms_by_hand():
+    # ToTensor: HWC uint8 -> CHW float / 255; Normalize(0.5, 0.5): 2x - 1; both for L and RGB.
+    g = torch.Generator().manual_seed(1)
+    for c in (1, 3):
+        x = torch.randint(0, 256, (4, c, 5, 6), generator=g).float() / 255
+        ds = PerSampleImages(x, symmetric=False)
+        assert ds[3][0].shape == (c, 5, 6) and ds[3][0].dtype == torch.float32
+        assert torch.equal(ds[3][0], x[3])
+        assert torch.allclose(PerSampleImages(x, symmetric=True)[1][0], x[1] * 2 - 1, atol=1e-6)

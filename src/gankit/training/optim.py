@@ -11,10 +11,13 @@ from gankit.config import OptimizerConfig, ScheduleConfig
 
 def build_optimizer(cfg: OptimizerConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
     params = list(params)
+    # fused=True: one pass over each tensor on CPU. Measured (1 thread, the paper G's
+    # tensors): Adam 3.3 ms/step vs 9.6 foreach (same update to 3e-8), SGD 2.4 vs 3.0
+    # (bit-identical). RMSprop has no fused CPU kernel: foreach.
     if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True)
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, fused=True)
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, foreach=True)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, fused=True)
     if cfg.name == "rmsprop":
         return torch.optim.RMSprop(
             params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True

@@ -58,11 +58,23 @@ def state_payload(s: TrainState, cfg: Config, context: dict[str, Any]) -> dict[s
     }
 
 
+def _state_like_params(opt: torch.optim.Optimizer) -> None:
+    """Give loaded optimiser state the strides of its parameter. Checkpoints hold contiguous
+    copies; fused optimisers walk parameter, gradient and state memory in lockstep, so with
+    channels_last weights a contiguous exp_avg would be combined with the wrong elements."""
+    for p, st in opt.state.items():
+        for k, v in st.items():
+            if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                st[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
+
+
 def restore(s: TrainState, payload: dict[str, Any]) -> None:
     s.G.load_state_dict(payload["G"])
     s.D.load_state_dict(payload["D"])
     s.opt_g.load_state_dict(payload["opt_g"])
     s.opt_d.load_state_dict(payload["opt_d"])
+    _state_like_params(s.opt_g)
+    _state_like_params(s.opt_d)
     s.data.load_state_dict(payload["data"])
     s.noise.load_state_dict(payload["noise"])
     for k, v in payload.get("extras", {}).items():
