@@ -39,15 +39,19 @@ def median(xs: list[float]) -> float:
 
 
 def _cpu_ticks_by_pid() -> dict[int, int]:
-    out = {}
+    """utime + stime by pid, leaving out this process's children (e.g. the reference loop's
+    worker): they are part of the benchmark, not other load."""
+    out, parent = {}, {}
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
                 fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
                 out[int(d)] = int(fields[11]) + int(fields[12])  # utime + stime
+                parent[int(d)] = int(fields[1])
             except (OSError, IndexError, ValueError):
                 pass
-    return out
+    me = os.getpid()
+    return {p: v for p, v in out.items() if parent.get(p) != me}
 
 
 class LoadMonitor:

@@ -7,8 +7,9 @@
     python bench/speed.py --variant bf16=train.precision=bf16 \
         --variant bf16-cl=train.precision=bf16,train.channels_last=true  # several, same run
 
-Each repeat times gankit (plain config plus --set), each --variant, then the reference, then
-a matmul peak probe, in turn, so all see the same machine state; the figures are medians
+Each repeat times gankit (plain config plus --set), each --variant, then the reference (in
+its own fresh process, as users run it: gankit's process-wide settings do not help it),
+then a matmul peak probe, in turn, so all see the same machine state; the figures are medians
 over repeats. "% of peak" counts the FLOPs Algorithm 1 needs per iteration (k = 1), the
 same count for every loop, against the fp32 matmul peak of the same run:
   D step: G forward + D forward/backward on real and fake = F_G + 6 F_D
@@ -20,8 +21,8 @@ Other load on the machine is reported: numbers taken while other work runs are i
 from __future__ import annotations
 
 import argparse
-import copy
 import math
+import multiprocessing as mp
 import time
 
 import torch
@@ -33,7 +34,7 @@ from reference_loop import ReferenceLoop
 from gankit.config import load_config
 from gankit.data.datasets import Dataset, Split
 from gankit.training.algorithm1 import algorithm1
-from gankit.training.build import build_state
+from gankit.training.build import build_nets, build_state
 
 CASES = {
     # the paper's MNIST nets (1200-1200 ReLU G, 240x5 maxout D) with Adam, batch 100
@@ -55,30 +56,66 @@ def synthetic(shape: tuple[int, ...], n: int) -> Dataset:
 
 def _gankit(case: dict, data: Dataset, extra: list[str]):
     cfg = load_config(case["preset"], case["overrides"] + ["log.tensorboard=false", "log.diagnostics=false"] + extra)
-    state, _ = build_state(cfg, data)
-    return cfg, state
+    state, context = build_state(cfg, data)
+    return cfg, state, context
+
+
+def _reference_worker(conn, name: str, extra: list[str], threads: int, context: dict, weights: tuple[dict, dict]) -> None:
+    """The reference loop in a fresh interpreter, as a user runs it: default allocator and
+    settings (gankit's build_state changes process-wide ones), the same nets and weights."""
+    torch.set_num_threads(threads)
+    case = CASES[name]
+    cfg = load_config(case["preset"], case["overrides"] + extra)
+    G, D = build_nets(cfg, context)
+    G.load_state_dict(weights[0])
+    D.load_state_dict(weights[1])
+    ref = ReferenceLoop(G, D, synthetic(case["shape"], 5000).train.x, cfg.data.batch_size, cfg.noise.dim,
+                        lr=cfg.optim_g.lr, betas=tuple(cfg.optim_g.betas), symmetric=cfg.data.pixel_range == "symmetric")
+    while (steps := conn.recv()) is not None:
+        conn.send(timed(lambda: ref.run(steps)))
+
+
+class ReferenceProcess:
+    def __init__(self, name: str, extra: list[str], context: dict, G: nn.Module, D: nn.Module) -> None:
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        weights = ({k: v.detach().clone() for k, v in G.state_dict().items()}, {k: v.detach().clone() for k, v in D.state_dict().items()})
+        self.proc = ctx.Process(target=_reference_worker, args=(child, name, extra, torch.get_num_threads(), context, weights), daemon=True)
+        self.proc.start()
+
+    def run(self, steps: int) -> float:
+        """Seconds the reference took for ``steps`` iterations (timed inside the child)."""
+        self.conn.send(steps)
+        return self.conn.recv()
+
+    def close(self) -> None:
+        self.conn.send(None)
+        self.proc.join(timeout=30)
 
 
 def bench_case(name: str, steps: int, repeats: int, extra: list[str], variants: dict[str, list[str]] | None = None) -> dict:
     case = CASES[name]
     data = synthetic(case["shape"], 5000)
-    cfg, state = _gankit(case, data, extra)
-    G0, D0 = copy.deepcopy(state.G), copy.deepcopy(state.D)  # the reference starts from the same weights
+    cfg, state, context = _gankit(case, data, extra)
+    # the reference starts from the same weights (before any fast option's layout change
+    # matters: state_dict values are the same numbers)
+    ref = ReferenceProcess(name, extra, context, state.G, state.D)
     others = {label: _gankit(case, data, extra + ov)[1] for label, ov in (variants or {}).items()}
-    ref = ReferenceLoop(G0, D0, data.train.x, cfg.data.batch_size, cfg.noise.dim,
-                        lr=cfg.optim_g.lr, betas=tuple(cfg.optim_g.betas), symmetric=cfg.data.pixel_range == "symmetric")
-    # warm-up: allocator, first-call overheads, compilation where enabled
-    for s in (state, *others.values()):
-        algorithm1(s, s.step + 3)
-    ref.run(3)
-    t_g, t_r, peaks = [], [], []
-    t_v: dict[str, list[float]] = {label: [] for label in others}
-    for _ in range(repeats):
-        t_g.append(timed(lambda: algorithm1(state, state.step + steps)))
-        for label, s in others.items():
-            t_v[label].append(timed(lambda: algorithm1(s, s.step + steps)))
-        t_r.append(timed(lambda: ref.run(steps)))
-        peaks.append(matmul_peak())
+    try:
+        # warm-up: allocator, first-call overheads, compilation where enabled
+        for s in (state, *others.values()):
+            algorithm1(s, s.step + 3)
+        ref.run(3)
+        t_g, t_r, peaks = [], [], []
+        t_v: dict[str, list[float]] = {label: [] for label in others}
+        for _ in range(repeats):
+            t_g.append(timed(lambda: algorithm1(state, state.step + steps)))
+            for label, s in others.items():
+                t_v[label].append(timed(lambda: algorithm1(s, s.step + steps)))
+            t_r.append(ref.run(steps))
+            peaks.append(matmul_peak())
+    finally:
+        ref.close()
     gk, rf = steps / median(t_g), steps / median(t_r)
     out = {
         "case": name,

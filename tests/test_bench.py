@@ -74,3 +74,36 @@ def test_torchvision_style_transforms_by_hand():
         assert ds[3][0].shape == (c, 5, 6) and ds[3][0].dtype == torch.float32
         assert torch.equal(ds[3][0], x[3])
         assert torch.allclose(PerSampleImages(x, symmetric=True)[1][0], x[1] * 2 - 1, atol=1e-6)
+
+
+def test_parse_variant():
+    from speed import parse_variant
+
+    assert parse_variant("bf16-cl=train.precision=bf16,train.channels_last=true") == (
+        "bf16-cl", ["train.precision=bf16", "train.channels_last=true"])
+    with pytest.raises(SystemExit):
+        parse_variant("train.precision")
+
+
+def test_bench_case_times_gankit_variants_and_the_reference_process():
+    from speed import bench_case
+
+    out = bench_case("mlp", steps=1, repeats=1, extra=["train.threads=1"], variants={"bf16": ["train.precision=bf16"]})
+    assert out["gankit_steps_per_s"] > 0 and out["reference_steps_per_s"] > 0
+    assert out["ratio"] == pytest.approx(out["gankit_steps_per_s"] / out["reference_steps_per_s"], rel=0.02)
+    assert out["variants"]["bf16"]["steps_per_s"] > 0 and out["gflop_per_iteration"] > 3
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_keep_freed_memory_stops_page_faults_on_reallocation():
+    import resource
+
+    from gankit.training.build import keep_freed_memory
+
+    assert keep_freed_memory()
+    torch.empty(2 << 20).fill_(1.0)  # 8 MiB: above glibc's default mmap threshold
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(20):
+        torch.empty(2 << 20).fill_(1.0)  # freed and allocated again: reused, not re-faulted
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert faults < 20 * 2048 // 4  # re-faulting would touch 2,048 pages of 4 KiB each time
