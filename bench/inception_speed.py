@@ -26,13 +26,14 @@ def main() -> None:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--nchw", action="store_true", help="plain NCHW input instead of the default channels_last")
     p.add_argument("--out", default=None)
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     batch, repeats = (8, 2) if a.quick else (50, 5)
     batch = a.batch or batch
-    ext = InceptionFeatures(batch_size=batch)
+    ext = InceptionFeatures(batch_size=batch, channels_last=not a.nchw)
     x = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     mon = LoadMonitor().start()
     t0 = time.time()
@@ -46,7 +47,7 @@ def main() -> None:
     peak = median(peaks)
     emit({
         "benchmark": "inception_speed",
-        "batch": batch, "repeats": repeats,
+        "batch": batch, "repeats": repeats, "channels_last": ext.channels_last,
         "images_per_s": round(ips, 2),
         "gflops": round(ips * GFLOP_PER_IMAGE, 1),
         "peak_gflops": round(peak, 1),

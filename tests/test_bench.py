@@ -98,7 +98,7 @@ def test_bench_case_times_gankit_variants_and_the_reference_process():
 def test_keep_freed_memory_stops_page_faults_on_reallocation():
     import resource
 
-    from gankit.training.build import keep_freed_memory
+    from gankit.runtime import keep_freed_memory
 
     assert keep_freed_memory()
     torch.empty(2 << 20).fill_(1.0)  # 8 MiB: above glibc's default mmap threshold

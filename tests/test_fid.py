@@ -266,3 +266,21 @@ def test_inception_features_and_torchmetrics_cross_check():
     metric.update(f_real, real=True)
     metric.update(f_fake, real=False)
     assert ours == pytest.approx(float(metric.compute()), rel=1e-3)
+
+
+def test_default_fast_path_gives_the_plain_modules_features():
+    # The default extractor (frozen + optimised TorchScript, channels_last input) against the
+    # unfrozen module on plain NCHW input: the same features to 1e-4 relative.
+    g = torch.Generator().manual_seed(5)
+    x = torch.cat([torch.rand(2, 1, 28, 28, generator=g), torch.rand(2, 1, 28, 28, generator=g).round()])
+    ext = fid.InceptionFeatures(batch_size=3)  # 2 batches, one partial
+    assert ext.channels_last
+    fast = ext(x)
+    raw = torch.jit.load(str(fid.inception_file()), map_location="cpu").eval()
+    with torch.inference_mode():
+        plain = raw(fid.inception_preprocess(x))
+    assert fast.shape == plain.shape == (4, 2048)
+    assert ((fast - plain).abs().max() / plain.abs().max()).item() < 1e-4
+    assert not torch.equal(plain[0], plain[2])  # different images, different features
+    nchw = fid.InceptionFeatures(batch_size=4, channels_last=False)(x)
+    assert ((nchw - plain).abs().max() / plain.abs().max()).item() < 1e-4

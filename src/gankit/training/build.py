@@ -1,9 +1,7 @@
 """From a validated config to the objects Algorithm 1 needs."""
 from __future__ import annotations
 
-import ctypes
 import random
-import sys
 from typing import Any, Optional
 
 import numpy as np
@@ -14,6 +12,7 @@ from gankit.config import Config
 from gankit.data.batches import MinibatchSource
 from gankit.data.datasets import Dataset
 from gankit.nets.registry import build_net
+from gankit.runtime import keep_freed_memory
 from gankit.objectives.base import build_objective
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
@@ -24,24 +23,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def keep_freed_memory() -> bool:
-    """Let glibc's malloc keep freed memory for reuse instead of returning it to the OS.
-
-    By default, blocks from 128 KiB (the threshold grows only up to 32 MiB, and trimming
-    undoes the rest) are mmap'ed per allocation and unmapped on free, so every training
-    step faults its activations' pages in afresh: ~2,200 minor page faults per step for
-    the paper MLP (about 10% of its CPU time), ~15 with this. Computes nothing differently.
-    Process-wide; a no-op where the C library is not glibc."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 512 << 20))
-    except (OSError, AttributeError):
-        return False
 
 
 def net_context(cfg: Config, image_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:
