@@ -61,3 +61,67 @@ def test_dry_run_writes_the_result_contract(tmp_path):
         assert key in saved
     assert saved["max_mu_error"] == pytest.approx(max(saved[d]["mu_error"] for d in fg.DIVERGENCES))
     assert res["settings"]["dry_run"] is True
+
+
+STD_NORMAL = ((1.0, 0.0, 1.0),)  # P = N(0, 1) as a one-component "mixture": closed forms exist
+
+
+@pytest.mark.parametrize("mu,sigma", [(0.3, 0.9), (-0.5, 1.2), (0.0, 0.7)])
+def test_neyman_by_simpson_matches_closed_form(mu, sigma):
+    # chi2_Neyman(P || Q) = int q f(p/q), f(u) = (1-u)^2/u, = int q^2/p - 1; for P = N(0, 1),
+    # Q = N(mu, sigma^2) completing the square gives exp(mu^2/(2-sigma^2)) / (sigma sqrt(2-sigma^2)) - 1.
+    # The other direction (int p^2/q - 1) has another formula, so this also pins P = data, Q = model.
+    want = math.exp(mu**2 / (2 - sigma**2)) / (sigma * math.sqrt(2 - sigma**2)) - 1
+    got = fg.divergence_to_gaussian("neyman", mu, sigma, mixture=STD_NORMAL)
+    assert got == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize("mu,sigma", [(0.8, 1.0), (0.0, 1.6), (0.0, 0.6)])
+def test_tv_by_simpson_matches_closed_form(mu, sigma):
+    # TV = P(A) - Q(A), A = {p > q}. Same sigma, shifted mean: 2 Phi(|mu|/2) - 1.
+    # Same mean: the densities cross at +-x*, x*^2 = 2 sigma^2 log(sigma) / (sigma^2 - 1),
+    # TV = 2 |Phi(x*) - Phi(x*/sigma)|.
+    Phi = lambda t: 0.5 * (1 + math.erf(t / math.sqrt(2)))
+    if sigma == 1.0:
+        want = 2 * Phi(abs(mu) / 2) - 1
+    else:
+        xs = sigma * math.sqrt(2 * math.log(sigma) / (sigma**2 - 1))
+        want = 2 * abs(Phi(xs) - Phi(xs / sigma))
+    got = fg.divergence_to_gaussian("tv", mu, sigma, mixture=STD_NORMAL)
+    assert got == pytest.approx(want, abs=2e-6)  # the kink at p = q costs Simpson a little
+
+
+@pytest.mark.parametrize("name", ["neyman", "tv"])
+def test_direct_minimiser_is_the_global_one(name):
+    # a brute-force scan of (mu, sigma) must not find a lower divergence than the minimiser,
+    # and its best cell must be next to it (neyman has a second, worse local minimum)
+    mu, sigma, val = fg.direct_minimiser(name, grid=COARSE, maxiter=600)
+    scan = [(fg.divergence_to_gaussian(name, m, s, grid=COARSE), m, s)
+            for m in np.arange(-1.5, 1.51, 0.1) for s in np.arange(0.4, 1.81, 0.05)]
+    best = min(scan)
+    assert val <= best[0] + 1e-9
+    assert abs(best[1] - mu) <= 0.1 and abs(best[2] - sigma) <= 0.05
+
+
+def test_neyman_has_a_worse_local_minimum_that_one_start_finds():
+    # why direct_minimiser takes several starts: from (1.5, 0.9) Nelder-Mead stops at the
+    # right-hand component's local minimum, above the global one
+    local = fg.direct_minimiser("neyman", start=(1.5, 0.9), grid=COARSE, maxiter=600)
+    best = fg.direct_minimiser("neyman", grid=COARSE, maxiter=600)
+    assert local[0] > 0.5 and best[0] < -0.5
+    assert best[2] < local[2] - 0.1
+
+
+def test_quadratic_critic_represents_a_gaussian_log_ratio():
+    # log N(x; 0, 1) - log N(x; 1, 2^2) = (1/8 + log 2) - x/4 - (3/8) x^2; with the quadratic part the critic can
+    # hold it exactly far outside the data (a tanh MLP alone is bounded there)
+    c = fg.Critic1D(hidden=4, layers=1, quadratic=True)
+    with torch.no_grad():
+        for p in c.net.parameters():
+            p.zero_()
+        c.net[-1].bias.fill_(0.125 + math.log(2.0))
+        c.quad.weight.copy_(torch.tensor([[-0.25, -0.375]]))
+    x = torch.tensor([[-30.0], [0.0], [2.0], [40.0]])
+    want = (-0.5 * x**2) - (-0.5 * ((x - 1) / 2) ** 2 - math.log(2.0))
+    assert torch.allclose(c(x), want.squeeze(1), atol=1e-4)
+    assert float(fg.Critic1D(quadratic=False)(x).detach().abs().max()) < 10  # bounded without it
