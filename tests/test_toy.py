@@ -44,14 +44,23 @@ def test_mode_stats_on_true_samples_and_on_collapsed_ones():
     assert mode_stats(mid, spec).hq_fraction == 0.0 and mode_stats(mid, spec).modes == 0
 
 
-def test_capture_threshold_is_a_fifth_of_a_uniform_share():
+def test_one_high_quality_sample_captures_a_mode_as_veegan_and_pacgan_count():
     spec = TOY_SPECS["ring8"]
-    n = 800  # uniform share 100, threshold 20
-    idx = torch.cat([torch.zeros(19, dtype=torch.long), torch.ones(20, dtype=torch.long),
-                     torch.full((761,), 2, dtype=torch.long)])
-    s = mode_stats(spec.centers[idx], spec)
-    assert s.counts[:3] == [19, 20, 761]
-    assert s.modes == 2  # mode 0 has 19 < 20
+    n = 800  # uniform share 100
+    idx = torch.cat([torch.zeros(1, dtype=torch.long), torch.ones(19, dtype=torch.long),
+                     torch.full((780,), 2, dtype=torch.long)])
+    x = spec.centers[idx].clone()
+    x[0, 0] += 2.9 * spec.sigma  # inside 3 sigma: still high quality
+    s = mode_stats(x, spec)
+    assert s.counts[:3] == [1, 19, 780]
+    assert s.modes == 3  # a single high-quality sample captures its mode
+    # the stricter variant: at least a fifth of the uniform share (20 of 100)
+    assert mode_stats(x, spec, min_fraction=0.2).modes == 1
+    # a sample just outside 3 sigma is not high quality and captures nothing
+    y = spec.centers[:1].clone()
+    y[0, 1] += 3.01 * spec.sigma
+    out = mode_stats(y, spec)
+    assert out.modes == 0 and out.hq_fraction == 0.0
 
 
 def test_mode_metrics_through_the_registry_on_data_samples():

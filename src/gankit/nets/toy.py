@@ -9,11 +9,13 @@ one logit (PacGAN, Lin et al. 2018): D judges p samples at a time, which penalis
 that drops modes. The minibatch size must be a multiple of ``pack``. ``pieces > 1`` makes
 the hidden units maxout units (PacGAN's D: 200 units x 5 pieces).
 
-``scale`` (both nets, same value): the nets work in data units multiplied by ``scale``
-(D multiplies its input, G divides its output). Toy modes are narrow (σ 0.01 on the
-ring): at unit scale D's first-layer weights must grow to ~1/σ before D can resolve a
-mode's width, which takes Adam tens of thousands of steps; a scale that makes σ about
-0.1 in the nets' units removes that wait. It changes no function the nets can express.
+``scale`` (each net its own): the net works in data units multiplied by ``scale`` (D
+multiplies its input, G divides its output). Toy modes are narrow (σ 0.12 for Figure 1's
+Gaussian, 0.01 on the ring): at unit scale D's first-layer weights must grow to ~1/σ before
+D can resolve a mode's width, which takes Adam many thousands of steps; a D scale that makes
+σ larger in D's units shortens that wait (Figure 1 uses 5; docs/results/theory-toy.md has
+the short trials behind it). It changes no function the net can express, only how fast
+Adam reaches it.
 """
 from __future__ import annotations
 

@@ -42,20 +42,26 @@ DRY_RUN_OVERRIDES = ["train.steps=20", "log.every=10", "log.diagnostics_every=10
 
 def _net_fns(state: TrainState, pixel_range: str) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """G and sigmoid(D) as numpy functions in data coordinates (gauss1d's box is [−1, 1]:
-    with pixel_range symmetric the nets see the data's own coordinates)."""
+    with pixel_range symmetric the nets see the data's own coordinates). When the run keeps
+    an average of G's weights (``train.ema_decay``), G here is that average (what
+    ``gankit sample`` draws); D is always the trained D."""
     if pixel_range != "symmetric":
         from gankit.errors import ConfigError
 
         raise ConfigError(f"field 'data.pixel_range': figure1 needs 'symmetric' (the nets see gauss1d's own coordinates), got '{pixel_range}'")
 
+    ema = state.extras.get("G_ema")
+    G = ema.module if ema is not None else state.G
+
     @torch.no_grad()
     def g(z: np.ndarray) -> np.ndarray:
-        state.G.eval()
+        was = G.training
+        G.eval()
         try:
-            out = torch.cat([state.G(torch.as_tensor(c, dtype=torch.float32).view(-1, 1)).view(-1)
+            out = torch.cat([G(torch.as_tensor(c, dtype=torch.float32).view(-1, 1)).view(-1)
                              for c in np.array_split(z, max(1, len(z) // 50_000))])
         finally:
-            state.G.train()
+            G.train(was)
         return out.double().numpy()
 
     @torch.no_grad()
@@ -162,6 +168,10 @@ def run_variant(out: Path, preset: str, title: str, overrides: list[str], frames
     from gankit.training.diagnostics import make_diagnostics
 
     callbacks = make_diagnostics(cfg, None, state, None)
+    ema = state.extras.get("G_ema")
+    if ema is not None:
+        callbacks.insert(0, ema)  # update the average right after each G step, as gankit train does
+        title = f"{title}, p_g of G's weight average (EMA {cfg.train.ema_decay})"
     g, d = _net_fns(state, cfg.data.pixel_range)
     stops = sorted({int(round(cfg.train.steps * (i / frames) ** 1.5)) for i in range(frames + 1)})  # denser early
     curves: dict[str, list[float]] = {"step": [], "jsd": [], "c_plus_log4": [], "d_dev_99": [], "value": []}
@@ -191,6 +201,7 @@ def run_variant(out: Path, preset: str, title: str, overrides: list[str], frames
         "value_final": snap.value,
         "steps": state.step,
         "k": cfg.train.k,
+        "p_g_of": f"EMA of G's weights (decay {cfg.train.ema_decay})" if ema is not None else "G",
         "preset": preset,
         "overrides": overrides,
         "train_seconds": round(seconds, 1),
