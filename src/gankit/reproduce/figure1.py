@@ -110,7 +110,8 @@ def draw_frame(snap: Snapshot1D, g: Callable[[np.ndarray], np.ndarray], step: in
     ax.set_xlim(*X_VIEW)
     ax.set_ylim(-0.85, 1.7)
     ax.set_yticks([0, 0.5, 1.0])
-    ax.set_title(f"{title}: step {step}   JSD {snap.jsd:.4f} nats   max|D-1/2| (99%) {snap.d_dev_99:.3f}", fontsize=8)
+    # two lines: the variant's name can be long (it says when p_g is G's weight average)
+    ax.set_title(f"{title}\nstep {step}   JSD {snap.jsd:.4f} nats   max|D-1/2| (99%) {snap.d_dev_99:.3f}", fontsize=8)
     ax.legend(loc="upper right", fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
