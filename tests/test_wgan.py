@@ -138,3 +138,45 @@ def test_wgan_gp_trains_a_step_and_presets_hold_the_papers_defaults():
     gp = load_config("wgan-gp")
     assert (gp.optim_d.name, gp.optim_d.lr, tuple(gp.optim_d.betas), gp.objective.args["penalty_weight"], gp.train.k) == (
         "adam", 1e-4, (0.0, 0.9), 10.0, 5)
+
+
+def test_critic_warmup_follows_the_released_schedule():
+    from gankit.reproduce.wgan import CriticWarmup
+
+    w = CriticWarmup(5)
+    assert [w.k_for(s) for s in (0, 24, 25, 26, 499, 500, 501, 1000)] == [100, 100, 5, 5, 5, 100, 5, 100]
+
+
+def test_estimate_record_leaves_out_the_warmup_and_averages_the_window(tmp_path):
+    # the tracker's estimate is the mean of -(critic loss) over the steps since the last record,
+    # without the first skip_first steps
+    from types import SimpleNamespace
+
+    from gankit.reproduce.wgan import EstimateAndQuality
+
+    t = EstimateAndQuality(tmp_path / "c.jsonl", SimpleNamespace(valid=SimpleNamespace(x=torch.zeros(1)),
+                           test=SimpleNamespace(x=torch.zeros(1))), every=100, cfg=None, n_samples=1, n_valid=1,
+                           n_test=1, seed=0, cfd=None, n_cfd=1, skip_first=3)
+    t.started = True
+    for step, loss in [(1, -9.0), (2, -9.0), (3, -9.0), (4, -1.0), (5, -2.0)]:
+        t(None, SimpleNamespace(step=step, d_loss=torch.tensor(loss)))
+    assert t.window == [1.0, 2.0]
+
+
+@pytest.mark.slow
+def test_wgan_reproduction_dry_run_writes_the_contract(tmp_path):
+    import json
+
+    from gankit.data.datasets import load_dataset
+    from gankit.reproduce import wgan as rw
+
+    try:
+        load_dataset("mnist", None, False, 500)
+    except Exception as e:  # noqa: BLE001 - no MNIST on this machine: nothing to run
+        pytest.skip(f"MNIST not available: {e}")
+    res = rw.run(tmp_path, dry_run=True, seed=0)
+    saved = json.loads((tmp_path / "result.json").read_text())
+    for key in ("spearman_estimate_quality", "spearman_estimate_parzen", "cfd_noise_sd", "curve"):
+        assert key in saved
+    assert all("cfd" in r and "estimate" in r for r in saved["curve"])
+    assert res["settings"]["dry_run"] is True and (tmp_path / "curve.png").is_file()
