@@ -129,3 +129,35 @@ def test_resume_is_exact_with_the_fast_options_on(tmp_path, preset, extra):
     b = ckpt.flat_state(ckpt.load(ckpt.checkpoint_path(tmp_path / "cut" / "checkpoints", 9)))
     assert a.keys() == b.keys() and any(k.startswith(".G.") for k in a)
     assert [k for k in a if a[k] != b[k]] == []
+
+
+def test_compile_does_not_recompile_across_epochs(monkeypatch):
+    # Dynamo's guards (shapes, grad mode, requires_grad) decide recompilation whatever the
+    # backend; "eager" skips inductor's C++ build so the test takes seconds.
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    from gankit.training import build
+
+    monkeypatch.setattr(build, "COMPILE_BACKEND", "eager")
+    torch._dynamo.reset()
+    counters.clear()
+    data = tiny_images(n=44)  # batch 10: 4 full batches an epoch, a tail of 4 never used
+    s, _ = build_state(load_config("goodfellow2014", MLP + ["train.compile=true"]), data)
+    algorithm1(s, 2)  # first D step, G step: the graphs of each grad mode get compiled
+    compiled = counters["stats"]["unique_graphs"]
+    assert compiled > 0
+    batches = []
+    algorithm1(s, 12, [lambda st, _: batches.append(st.data.epoch)])  # crosses two epoch ends
+    assert batches[-1] >= 2
+    assert counters["stats"]["unique_graphs"] == compiled, "recompiled after warm-up"
+    with torch.no_grad():
+        s.G(torch.randn(3, 8))  # a partial batch would recompile: the counter does see it
+    assert counters["stats"]["unique_graphs"] > compiled
+    # compiled in eager mode computes what the plain modules compute (built after the run:
+    # build_state reseeds the global RNG that dropout draws from)
+    plain, _ = build_state(load_config("goodfellow2014", MLP), data)
+    algorithm1(plain, 12)
+    for p, q in zip(s.G.parameters(), plain.G.parameters()):
+        assert torch.allclose(p, q, rtol=1e-5, atol=1e-6)
+    torch._dynamo.reset()

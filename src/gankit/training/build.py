@@ -19,6 +19,9 @@ from gankit.training.optim import Schedule, build_optimizer
 from gankit.training.state import NoiseSampler, TrainState, forward_context
 
 
+COMPILE_BACKEND = "inductor"  # train.compile's torch.compile backend (tests use "eager": same guards, no C++ build)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -82,9 +85,10 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
         state.extras["G_ema"] = EMA(G, cfg.train.ema_decay)  # copied before compiling: a plain module
     if cfg.train.compile:
         # In place, so parameter names (checkpoints) do not change. Static shapes: every
-        # training batch is full (MinibatchSource drops the incomplete tail of an epoch).
-        G.compile(dynamic=False)
-        D.compile(dynamic=False)
+        # training batch is full (MinibatchSource drops the incomplete tail of an epoch),
+        # so after the first iteration nothing recompiles (tests/test_fast_options.py).
+        G.compile(dynamic=False, backend=COMPILE_BACKEND)
+        D.compile(dynamic=False, backend=COMPILE_BACKEND)
     return state, context
 
 
