@@ -2,10 +2,15 @@
 
 A self-contained copy of the paper's MNIST set-up used to compare optimiser recipes and EMA
 settings quickly; the library's own runs are what BENCHMARKS.md reports as results.
-Usage: [TH=threads] [LRDECAY=f] [DECAYS=a,b,c] [WARMUP=0|1] python bench/explore/goodfellow_recipes.py
+Usage: [TH=threads] [LRDECAY=f] [DECAYS=a,b,c] [WARMUP=0|1] [BF16=0|1] [BS=batch] python bench/explore/goodfellow_recipes.py
        RECIPE STEPS EVAL_EVERY ARGS...   (RECIPE: paper | sgd LR MOM | adam LR BETA1 | mixed LRG LRD MOM)
 Runs recorded in BENCHMARKS.md: sgd 0.1 0.7 with LRDECAY=1.0001387, WARMUP=0 (DECAYS=0.999,0.9995,0.9998)
 and WARMUP=1 (DECAYS=0.9998,0.9999,0.99995); paper; adam 2e-4 0.5; adam 1e-4 0.5; mixed 1e-4 0.1 0.7.
+Second session (TH=1, under load from two other 1-thread jobs, so t= is not a speed figure):
+  TH=1 BF16=1 LRDECAY=1.0001386 WARMUP=1 DECAYS=0.9998,0.9999 ... sgd 20000 2500 0.1 0.7
+      -> bf16-sgd-m0.7-lrhalve5k-ema-warmup.log (stopped at 10k: EMA 150, as fp32's 151.8)
+  TH=1 BF16=1 WARMUP=1 DECAYS=0.999,0.9995,0.9998 ... sgd 30000 5000 0.1 0.7
+      -> bf16-sgd-m0.7-const-ema-warmup.log (constant lr: EMA 0.9998 160 @10k, 184 @20k, 197 @30k)
 """
 import gzip, pickle, time, math, sys, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 torch.set_num_threads(int(__import__('os').environ.get('TH','2')))
@@ -27,7 +32,8 @@ uinit(G,.05)
 m = tx.mean(0).clamp(1e-3,1-1e-3); G[-1].bias.data = torch.log(m/(1-m))
 D = nn.Sequential(nn.Dropout(0.2),Maxout(784,240,5),nn.Dropout(0.5),Maxout(240,240,5),nn.Dropout(0.5),nn.Linear(240,1))
 uinit(D,.005)
-B=100
+B=int(__import__('os').environ.get('BS','100'))
+BF16=__import__('os').environ.get('BF16','0')=='1'
 import copy
 decays=[float(d) for d in __import__('os').environ.get('DECAYS','0.9998,0.9999,0.99995').split(',')]; Ges=[copy.deepcopy(G) for _ in decays]; LRDECAY=float(__import__('os').environ.get('LRDECAY','1.0')); WARMUP=__import__('os').environ.get('WARMUP','1')=='1'
 if recipe=='paper':
@@ -70,12 +76,14 @@ for step in range(1,steps+1):
     if pos+B>50000: perm=torch.randperm(50000); pos=0
     x = tx[perm[pos:pos+B]]; pos+=B
     z = torch.randn(B,100)
-    fake = torch.sigmoid(G(z))
-    lr_ = D(x); lf = D(fake.detach())
-    ld = (0.5 if recipe in ('paper','sgd','mixed') else 1.0)*(F.softplus(-lr_).mean()+F.softplus(lf).mean())
+    with torch.autocast('cpu', dtype=torch.bfloat16, enabled=BF16):
+        with torch.no_grad(): fake = torch.sigmoid(G(z))
+        lr_ = D(x); lf = D(fake)
+        ld = (0.5 if recipe in ('paper','sgd','mixed') else 1.0)*(F.softplus(-lr_.float()).mean()+F.softplus(lf.float()).mean())
     od.zero_grad(); ld.backward(); od.step()
     for p in D.parameters(): p.requires_grad_(False)
-    lg = F.softplus(-D(torch.sigmoid(G(torch.randn(B,100))))).mean()
+    with torch.autocast('cpu', dtype=torch.bfloat16, enabled=BF16):
+        lg = F.softplus(-D(torch.sigmoid(G(torch.randn(B,100)))).float()).mean()
     og.zero_grad(); lg.backward(); og.step()
     with torch.no_grad():
         for Ge,dc in zip(Ges,decays): torch._foreach_lerp_(list(Ge.parameters()), list(G.parameters()), 1-(min(dc,(1+step)/(10+step)) if WARMUP else dc))
