@@ -94,3 +94,39 @@ def test_collapsed_generator_triggers_the_collapse_warning():
     with torch.no_grad():
         last.weight.normal_()
     assert diag.measure(state, _stats(11, 0.0))["diag_diversity"] > 0.1
+
+
+def test_blurred_but_spread_samples_are_not_called_a_collapse():
+    # early in training G spreads over every mode without yet landing within 3 sigma: the
+    # live (3-sigma) mode count is low but every mode is still covered, which is no collapse
+    cfg = load_config("toy-pacgan-ring8", TINY)
+    state, _ = build_state(cfg, load_dataset("ring8"))
+    said = []
+    diag = Diagnostics(cfg, None, state, say=said.append)
+    base = {"diag_d_real": 0.5, "diag_d_fake": 0.5, "diag_g_grad_norm": 1.0, "diag_diversity": 1.0}
+    diag.check(1, {**base, "diag_modes": 7.0, "diag_modes_covered": 8.0})
+    diag.check(2, {**base, "diag_modes": 2.0, "diag_modes_covered": 8.0})
+    assert not said
+    diag.check(3, {**base, "diag_modes": 1.0, "diag_modes_covered": 2.0})  # now G has left 6 of 8 modes
+    assert len(said) == 1 and "covered 2 of 8" in said[0]
+
+
+def test_covered_modes_are_measured_without_the_3_sigma_radius():
+    cfg = load_config("toy-pacgan-ring8", TINY)
+    state, _ = build_state(cfg, load_dataset("ring8"))
+    diag = Diagnostics(cfg, None, state, say=lambda m: None)
+    spec = diag.spec
+    # a "generator" that puts its samples 5 sigma off every mode, evenly over the 8 modes
+    n = diag.z.shape[0]
+    phys = spec.centers[torch.arange(n) % 8] * (1 + 5 * spec.sigma)
+    points = (phys / spec.half_width).float()  # the nets' symmetric range: x / L
+
+    class Fixed(torch.nn.Module):
+        def forward(self, z, y=None):
+            return points[: z.shape[0]]
+
+    state.G = Fixed()
+    state.G.net = torch.nn.Sequential(torch.nn.Linear(1, 1))  # gives the gradient-norm probe a parameter
+    row = diag.measure(state, _stats(10, 0.0))
+    assert row["diag_modes"] == 0  # nothing within 3 sigma
+    assert row["diag_modes_covered"] == 8

@@ -8,7 +8,11 @@ Every ``log.diagnostics_every`` steps (and at step 1) they measure
   (read from the ``.grad`` fields the step left behind: no extra backward pass);
 - ``diag_diversity``: mean pairwise distance of 256 generated samples divided by that of
   256 training examples (about 1 when G spreads like the data, near 0 when it collapses);
-- on toy mixtures (ring8, grid25), ``diag_modes``: the live count of captured modes.
+- on toy mixtures (ring8, grid25), ``diag_modes``: the live count of captured modes (the
+  rule of ``modes2500``: at least one sample within 3σ), and ``diag_modes_covered``: modes
+  that are the nearest centre of at least a fifth of a uniform share of the samples, at any
+  distance. The collapse warning uses the second: early in training G's samples are spread
+  around the modes but not yet within 3σ, which is not a collapse.
 
 The numbers go into ``state.extras['diagnostics_row']`` on logging steps (so into
 metrics.jsonl and TensorBoard) and into the progress bar. Between measurements a step
@@ -108,6 +112,9 @@ class Diagnostics:
 
             physical = self.spec.to_physical(to_unit_range(x, self.pixel_range))
             row["diag_modes"] = float(mode_stats(physical, self.spec).modes)
+            nearest = torch.cdist(physical, self.spec.centers).argmin(1)
+            share = torch.bincount(nearest, minlength=self.spec.num_modes)
+            row["diag_modes_covered"] = float((share >= 0.2 * physical.shape[0] / self.spec.num_modes).sum())
         return row
 
     # -- warnings ----------------------------------------------------------------------
@@ -137,12 +144,13 @@ class Diagnostics:
         collapsed = self.peak_diversity >= HEALTHY_DIVERSITY and div < COLLAPSED_DIVERSITY * self.peak_diversity
         never_spread = step > 1 and step >= self.steps // 4 and div < NEVER_SPREAD
         if self.spec is not None:
-            modes = int(row["diag_modes"])
+            modes = int(row.get("diag_modes_covered", row["diag_modes"]))  # coverage, not sharpness
             collapsed = collapsed or (self.peak_modes >= 2 and modes <= self.peak_modes // 2)
             self.peak_modes = max(self.peak_modes, modes)
         if collapsed or never_spread:
             row["diag_warning_collapse"] = 1.0
-            where = (f"live modes {int(row['diag_modes'])} of {self.spec.num_modes} (peak {self.peak_modes}), "
+            covered = int(row.get("diag_modes_covered", row["diag_modes"]))
+            where = (f"modes covered {covered} of {self.spec.num_modes} (peak {self.peak_modes}), "
                      if self.spec is not None else "")
             self._warn("collapse", step,
                        f"sample diversity has collapsed ({where}generated samples spread {div:.2f}x as much as "
