@@ -130,3 +130,18 @@ def test_covered_modes_are_measured_without_the_3_sigma_radius():
     row = diag.measure(state, _stats(10, 0.0))
     assert row["diag_modes"] == 0  # nothing within 3 sigma
     assert row["diag_modes_covered"] == 8
+
+
+def test_collapse_warning_on_image_data_names_no_modes():
+    # image data has no mode spec: the warning must still be raised (and not crash the run,
+    # as it once did by looking up a toy-only mode count)
+    cfg = load_config("goodfellow2014-fast", ["data.limit=200", "train.steps=20", "log.tensorboard=false",
+                                              "log.progress=false"])
+    state, _ = build_state(cfg, load_dataset("mnist", limit=200))
+    said = []
+    diag = Diagnostics(cfg, None, state, say=said.append)
+    assert diag.spec is None
+    base = {"diag_d_real": 0.9, "diag_d_fake": 0.4, "diag_g_grad_norm": 1.0}
+    diag.check(1, {**base, "diag_diversity": 1.0})
+    diag.check(10, {**base, "diag_diversity": 0.01})
+    assert len(said) == 1 and "collapsed" in said[0] and "modes covered" not in said[0]

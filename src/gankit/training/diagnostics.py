@@ -144,13 +144,12 @@ class Diagnostics:
         collapsed = self.peak_diversity >= HEALTHY_DIVERSITY and div < COLLAPSED_DIVERSITY * self.peak_diversity
         never_spread = step > 1 and step >= self.steps // 4 and div < NEVER_SPREAD
         if self.spec is not None:
-            modes = int(row.get("diag_modes_covered", row["diag_modes"]))  # coverage, not sharpness
+            modes = int(row["diag_modes_covered"] if "diag_modes_covered" in row else row["diag_modes"])  # coverage, not sharpness
             collapsed = collapsed or (self.peak_modes >= 2 and modes <= self.peak_modes // 2)
             self.peak_modes = max(self.peak_modes, modes)
         if collapsed or never_spread:
             row["diag_warning_collapse"] = 1.0
-            covered = int(row.get("diag_modes_covered", row["diag_modes"]))
-            where = (f"modes covered {covered} of {self.spec.num_modes} (peak {self.peak_modes}), "
+            where = (f"modes covered {modes} of {self.spec.num_modes} (peak {self.peak_modes}), "
                      if self.spec is not None else "")
             self._warn("collapse", step,
                        f"sample diversity has collapsed ({where}generated samples spread {div:.2f}x as much as "
