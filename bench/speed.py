@@ -38,7 +38,7 @@ from gankit.training.build import build_nets, build_state
 
 CASES = {
     # the paper's MNIST nets (1200-1200 ReLU G, 240x5 maxout D) with Adam, batch 100
-    "mlp": {"preset": "goodfellow2014-fast", "shape": (1, 28, 28), "overrides": ["optim_g.name=adam", "optim_d.name=adam"]},
+    "mlp": {"preset": "goodfellow2014-fast", "shape": (1, 28, 28), "overrides": ["optim_g.name=adam", "optim_d.name=adam", "train.precision=fp32"]},
     # DCGAN nets at 32x32x3, width 32, batch 64, pixels in [-1, 1]
     "conv": {"preset": "dcgan-mnist", "shape": (3, 32, 32), "overrides": []},
 }
