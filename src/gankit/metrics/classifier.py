@@ -22,6 +22,7 @@ noise for each call, seeded from the context's seed. Leave it None for unconditi
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 from torch import Tensor
@@ -35,14 +36,8 @@ BATCH = 1000
 
 
 def _classifier(ctx: EvalContext) -> DigitClassifier:
-    return _classifier_and_key(ctx)[0]
-
-
-def _classifier_and_key(ctx: EvalContext) -> tuple[DigitClassifier, str]:
-    """The classifier (option ``classifier_path`` overrides the shipped one) and a cache key
-    from its weights' hash, so retrained weights never reuse stale real-set features."""
-    model, meta = load_classifier(ctx.data.name, ctx.options.get("classifier_path"))
-    return model, f"classifier-{meta['sha256'][:16]}"
+    """The classifier; option ``classifier_path`` overrides the shipped one."""
+    return load_classifier(ctx.data.name, ctx.options.get("classifier_path"))[0]
 
 
 def _check_images(x: Tensor, what: str) -> None:
@@ -78,17 +73,31 @@ def classes10k(ctx: EvalContext) -> dict[str, float]:
     return {"classes10k_covered": s["covered"], "classes10k_kl": s["kl"]}
 
 
+class ClassifierFD:
+    """The classifier's Fréchet distance (cfd): generated images against fixed real images
+    in the digit classifier's 128-d features. The real features are cached on disk under a
+    key from the weights' hash, so retrained weights never reuse stale ones."""
+
+    def __init__(self, dataset: str, real: Tensor, classifier_path: Optional[str] = None) -> None:
+        self.model, meta = load_classifier(dataset, classifier_path)
+        self.real_f = real_features(self.features, f"classifier-{meta['sha256'][:16]}", dataset, "test", real)
+
+    def features(self, x: Tensor) -> Tensor:
+        return classifier_features(self.model, x)
+
+    def __call__(self, fake: Tensor) -> float:
+        return frechet_distance_features(self.features(fake), self.real_f)
+
+
 @register_metric("cfd10k", "Fréchet distance in the digit classifier's 128-d features: 10,000 samples vs 10,000 test images")
 def cfd10k(ctx: EvalContext) -> dict[str, float]:
-    model, key = _classifier_and_key(ctx)
     fake = ctx.samples(10_000)
     _check_images(fake, "generated images")
     n = ctx.count(10_000)
     real = ctx.data.test.x
     if real.shape[0] < n:
         raise DataError(f"{ctx.data.name} test split has {real.shape[0]} images; cfd10k needs {n}")
-    real_f = real_features(lambda x: classifier_features(model, x), key, ctx.data.name, "test", real[:n])
-    return {"cfd10k": frechet_distance_features(classifier_features(model, fake), real_f)}
+    return {"cfd10k": ClassifierFD(ctx.data.name, real[:n], ctx.options.get("classifier_path"))(fake)}
 
 
 @register_metric("cacc10k", "conditional models: share of 10,000 samples (1,000 per class) classified as their label, per class")

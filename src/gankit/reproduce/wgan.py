@@ -34,10 +34,8 @@ from gankit.atomic import write_text
 from gankit.cli.main import DRY_RUN_OVERRIDES
 from gankit.config import load_config
 from gankit.data.datasets import Dataset, load_dataset
-from gankit.metrics.classifier import classifier_features
-from gankit.metrics.fid import frechet_distance_features, real_features
+from gankit.metrics.classifier import ClassifierFD
 from gankit.metrics.parzen import parzen_window
-from gankit.nets.classifier import load_classifier
 from gankit.reproduce.registry import register_reproduction
 from gankit.reproduce.report import table, write_result
 from gankit.training.algorithm1 import StepStats
@@ -64,21 +62,6 @@ class CriticWarmup:
 
     def __call__(self, s: TrainState, st: StepStats) -> None:
         s.k = self.k_for(s.step)  # the number of critic steps of the next iteration
-
-
-class ClassifierFD:
-    """cfd of generated images against the first ``n_real`` test images (features cached)."""
-
-    def __init__(self, data: Dataset, n_real: int) -> None:
-        self.model, meta = load_classifier(data.name)
-        real = data.test.x[:n_real]
-        self.real_f = real_features(self.features, f"classifier-{meta['sha256'][:16]}", data.name, "test", real)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return classifier_features(self.model, x)
-
-    def __call__(self, x: torch.Tensor) -> float:
-        return frechet_distance_features(self.features(x), self.real_f)
 
 
 class EstimateAndQuality:
@@ -155,7 +138,7 @@ def run(out: Path, *, full: bool = False, paper_exact: bool = False, dry_run: bo
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.limit)
     n_real = min(n_real, data.test.x.shape[0])
     out.mkdir(parents=True, exist_ok=True)
-    cfd = ClassifierFD(data, n_real)
+    cfd = ClassifierFD(data.name, data.test.x[:n_real])
     warmup = CriticWarmup(cfg.train.k, first=2 if dry_run else 25, many=5 if dry_run else 100)
     tracker = EstimateAndQuality(out / "curve.jsonl", data, every, cfg, n_samples, n_valid, n_test, seed, cfd, n_cfd,
                                  skip_first=warmup.first)
