@@ -13,7 +13,10 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from gankit.nets.layers import Dropout, Maxout
 from gankit.nets.registry import register_net
+
+__all__ = ["Maxout", "PaperGenerator", "MaxoutDiscriminator"]
 
 
 def _uniform_init(module: nn.Module, irange: float) -> None:
@@ -21,18 +24,6 @@ def _uniform_init(module: nn.Module, irange: float) -> None:
         if isinstance(m, nn.Linear):
             nn.init.uniform_(m.weight, -irange, irange)
             nn.init.zeros_(m.bias)
-
-
-class Maxout(nn.Module):
-    """Linear map to ``units * pieces`` then the max over each unit's ``pieces``."""
-
-    def __init__(self, in_features: int, units: int, pieces: int) -> None:
-        super().__init__()
-        self.units, self.pieces = units, pieces
-        self.linear = nn.Linear(in_features, units * pieces)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.linear(x).view(x.shape[0], self.units, self.pieces).amax(dim=2)
 
 
 @register_net("paper-mlp")
@@ -92,11 +83,11 @@ class MaxoutDiscriminator(nn.Module):
                 raise ValueError(f"{name} must lie in [0, 1), got {p}")
         if layers < 1 or units < 1 or pieces < 1:
             raise ValueError("layers, units and pieces must be at least 1")
-        mods: list[nn.Module] = [nn.Flatten(), nn.Dropout(input_dropout)]
+        mods: list[nn.Module] = [nn.Flatten(), Dropout(input_dropout)]
         width = math.prod(image_shape)
         for i in range(layers):
             mods.append(Maxout(width, units, pieces))
-            mods.append(nn.Dropout(hidden_dropout))
+            mods.append(Dropout(hidden_dropout))
             width = units
         mods.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*mods)

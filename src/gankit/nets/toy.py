@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 
 from torch import Tensor, nn
 
-from gankit.nets.mlp import Maxout
+from gankit.nets.layers import Maxout
 from gankit.nets.registry import register_net
 
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh, "elu": nn.ELU}

@@ -1,0 +1,77 @@
+"""The paper nets' layers: maxout's value and subgradient, and dropout's mask statistics."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gankit.nets.layers import Dropout, Maxout, keep_mask
+from gankit.nets.mlp import MaxoutDiscriminator
+
+
+def test_maxout_value_and_gradient_go_to_the_winning_piece():
+    torch.manual_seed(0)
+    layer = Maxout(7, units=4, pieces=3)
+    x = torch.randn(5, 7, requires_grad=True)
+    out = layer(x)
+    pre = layer.linear(x).view(5, 4, 3)
+    assert torch.equal(out, pre.amax(dim=2))
+    upstream = torch.randn(5, 4)
+    out.backward(upstream)
+    # by hand: only the arg-max piece of each unit passes the upstream gradient back
+    winners = pre.argmax(dim=2, keepdim=True)
+    grad_pre = torch.zeros(5, 4, 3).scatter_(2, winners, upstream.unsqueeze(2)).view(5, 12)
+    assert torch.allclose(layer.linear.weight.grad, grad_pre.T @ x.detach(), atol=1e-6)
+    assert torch.allclose(x.grad, grad_pre @ layer.linear.weight.detach(), atol=1e-6)
+
+
+@pytest.mark.parametrize("keep", [0.8, 0.5, 0.3])
+def test_keep_mask_is_bernoulli_with_the_asked_probability(keep):
+    torch.manual_seed(1)
+    n = 400_000
+    mask = keep_mask(torch.Size([n]), keep, torch.device("cpu"))
+    frac = mask.float().mean().item()
+    assert abs(frac - keep) < 5 * math.sqrt(keep * (1 - keep) / n)  # 5 standard errors
+    # neighbours independent: the four 16-bit slices of one random word must not agree
+    m = mask.float()
+    p_both = (m[:-1] * m[1:]).mean().item()
+    assert abs(p_both - keep * keep) < 5 * math.sqrt(keep * keep * (1 - keep * keep) / n)
+
+
+def test_dropout_scales_kept_units_zeros_the_rest_and_passes_gradient_through_the_mask():
+    torch.manual_seed(2)
+    layer = Dropout(0.2).train()
+    x = torch.rand(300, 784) + 0.5  # no zeros in x, so zeros in the output are dropped units
+    x.requires_grad_(True)
+    out = layer(x)
+    kept = out != 0
+    assert torch.allclose(out[kept], x.detach()[kept] / 0.8)
+    assert abs(kept.float().mean().item() - 0.8) < 0.01
+    out.sum().backward()
+    assert torch.allclose(x.grad, kept.float() / 0.8)
+    # the mean activation is preserved in expectation (inverted dropout)
+    assert abs(out.detach().mean().item() / x.detach().mean().item() - 1) < 0.01
+
+
+def test_dropout_is_the_identity_in_eval_mode_and_at_p0_and_follows_the_seed():
+    x = torch.rand(10, 20)
+    assert torch.equal(Dropout(0.5).eval()(x), x)
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    torch.manual_seed(3)
+    a = Dropout(0.5).train()(x)
+    torch.manual_seed(3)
+    b = Dropout(0.5).train()(x)
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="dropout"):
+        Dropout(1.0)
+
+
+def test_paper_discriminator_uses_dropout_only_in_training():
+    torch.manual_seed(4)
+    d = MaxoutDiscriminator()
+    x = torch.rand(8, 1, 28, 28)
+    d.eval()
+    assert torch.equal(d(x), d(x))
+    d.train()
+    assert not torch.equal(d(x), d(x))
