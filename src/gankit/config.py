@@ -46,6 +46,7 @@ class NoiseConfig(_Section):
 class ObjectiveConfig(_Section):
     name: str = "non-saturating"
     args: dict[str, Any] = Field(default_factory=dict)
+    r1: float = Field(0.0, ge=0)  # gamma of the R1 penalty added to D's loss (objectives/penalties.py)
 
 
 class OptimizerConfig(_Section):

@@ -14,6 +14,7 @@ from gankit.data.datasets import Dataset
 from gankit.nets.registry import build_net
 from gankit.runtime import keep_freed_memory
 from gankit.objectives.base import build_objective
+from gankit.objectives.penalties import with_r1
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
 from gankit.training.state import NoiseSampler, TrainState, forward_context
@@ -79,7 +80,7 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
     opt_d = build_optimizer(cfg.optim_d, D.parameters())
     schedule = Schedule(cfg.schedule, {"g": opt_g, "d": opt_d}, {"g": cfg.optim_g, "d": cfg.optim_d})
     schedule.apply(0)
-    state = TrainState(G, D, opt_g, opt_d, build_objective(cfg.objective.name, cfg.objective.args), source, noise, schedule, k=cfg.train.k,
+    state = TrainState(G, D, opt_g, opt_d, with_r1(build_objective(cfg.objective.name, cfg.objective.args), cfg.objective.r1), source, noise, schedule, k=cfg.train.k,
                        autocast=forward_context(cfg.train.precision))
     if cfg.train.ema_decay is not None:
         state.extras["G_ema"] = EMA(G, cfg.train.ema_decay)  # copied before compiling: a plain module
