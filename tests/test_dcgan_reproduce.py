@@ -88,3 +88,26 @@ def test_evaluate_run_passes_labels_to_conditional_metrics(tmp_path, one_thread)
     finally:
         METRICS.pop("test_e7_labels", None)
     assert out == {"test_e7_labels": 1.0, "step": 1} and seen["shape"] == (3, 1, 28, 28)
+
+
+def test_recalibrate_batchnorm_replaces_stale_statistics() -> None:
+    """The averaged G's copied running statistics (here: a stale 5.0) give way to the
+    cumulative average of its own batch statistics; momentum and eval mode come back."""
+    from torch import nn
+
+    from gankit.nets.dcgan import DCGANGenerator
+    from gankit.reproduce.dcgan_mnist import recalibrate_batchnorm
+    from gankit.training.state import NoiseSampler
+
+    torch.manual_seed(0)
+    G = DCGANGenerator(noise_dim=8, image_shape=(1, 16, 16), width=4).train()  # 4x4 -> 8 -> 16: two BN layers
+    bn1 = G.project[1]
+    bn1.running_mean.fill_(5.0)
+    assert recalibrate_batchnorm(G, NoiseSampler(8, "gaussian", 1.0, 0, seed=3), n=400, batch=200) == 2
+    assert not G.training and bn1.momentum == 0.1
+    z, _ = NoiseSampler(8, "gaussian", 1.0, 0, seed=3).sample(400)
+    with torch.no_grad():
+        h = G.project[0](z)  # the first BN's input: two batches of 200, averaged equally
+    torch.testing.assert_close(bn1.running_mean, h.mean(0), rtol=1e-4, atol=1e-5)
+    assert int(bn1.num_batches_tracked) == 2
+    assert recalibrate_batchnorm(nn.Linear(2, 2), NoiseSampler(2, "gaussian", 1.0, 0, seed=0)) == 0
