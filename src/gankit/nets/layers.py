@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -30,9 +32,7 @@ class Maxout(nn.Module):
 
 def keep_mask(shape: torch.Size, keep: float, device: torch.device) -> Tensor:
     """Boolean mask, True with probability ``keep`` (to 1/65536), independently per element."""
-    n = 1
-    for s in shape:
-        n *= s
+    n = math.prod(shape)
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(_WORD_LOW, _WORD_HIGH)
     uniform16 = words.view(torch.int16)[:n].view(shape)  # uniform on [-32768, 32767]
     return uniform16 < round(keep * 65536) - 32768

@@ -33,8 +33,8 @@ from gankit.metrics.registry import EvalContext, evaluate, get_metric
 from gankit.reproduce.registry import register_reproduction
 from gankit.reproduce.report import table, write_result
 from gankit.training.build import generate, sampling_generator
+from gankit.training.ema import BN_RECALIBRATION_SAMPLES, recalibrate_batchnorm
 from gankit.training.run import sample_noise, train
-from gankit.training.state import NoiseSampler
 
 # The recipe this reproduction trains, on top of preset dcgan-mnist (whose width-32, 5,000-step,
 # no-average recipe reached fid10k 26.67; docs/results/dcgan-cgan.md). Overrides rather than a
@@ -46,7 +46,6 @@ RECIPE = [
     "train.steps=12000",  # about 15 epochs of the 50k training images at batch 64
 ]
 FULL_STEPS = 20_000  # --full: about 25 epochs (not measured with this recipe)
-BN_RECALIBRATION_SAMPLES = 10_000
 RECALIBRATE_BN = True  # see recalibrate_batchnorm; chosen by the cheap metrics in docs/results/dcgan-cgan.md
 CLASS_METRIC = "classes10k"  # gankit.metrics.classifier: figure classes10k_kl
 LUCIC_NS_GAN_MNIST = "6.8 ± 0.5"
@@ -100,36 +99,6 @@ def train_and_sample(
     t0 = time.time()
     state = train(cfg, out / "train")
     return cfg, state, time.time() - t0, overrides
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(G: nn.Module, noise: NoiseSampler, n: int = BN_RECALIBRATION_SAMPLES, batch: int = 500) -> int:
-    """Recompute G's batch-norm running statistics for its own weights; returns how many BN
-    layers were reset.
-
-    An average of G's weights (``train.ema_decay``) carries the running statistics of the
-    live G, which were gathered with other weights; in eval mode those mismatched statistics
-    normalise the averaged net's activations. Here they are replaced by the cumulative
-    average (momentum None) of the batch statistics of ``n`` samples drawn from ``noise``,
-    in batches of ``batch`` (train mode), and G is left in eval mode.
-    """
-    bns = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-    if not bns:
-        return 0
-    saved = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    G.train()
-    try:
-        for i in range(0, n, batch):
-            z, y = noise.sample(min(batch, n - i))
-            G(z, y)
-    finally:
-        for m, mom in zip(bns, saved):
-            m.momentum = mom
-        G.eval()
-    return len(bns)
 
 
 def eval_context(cfg: Any, G: nn.Module, num_classes: int, data: Any, seed: int, dry_run: bool) -> EvalContext:

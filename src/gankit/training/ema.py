@@ -9,10 +9,13 @@ for long when ``decay`` is close to 1.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from gankit.training.state import NoiseSampler
 
 
 class EMA:
@@ -43,3 +46,36 @@ class EMA:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.module.load_state_dict(state["weights"])
         self.num_updates = int(state.get("num_updates", 0))
+
+
+BN_RECALIBRATION_SAMPLES = 10_000
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(G: nn.Module, noise: NoiseSampler, n: int = BN_RECALIBRATION_SAMPLES, batch: int = 500) -> int:
+    """Recompute G's batch-norm running statistics for its own weights; returns how many BN
+    layers were reset.
+
+    An average of G's weights (``train.ema_decay``) carries the running statistics of the
+    live G, which were gathered with other weights; in eval mode those mismatched statistics
+    normalise the averaged net's activations. Here they are replaced by the cumulative
+    average (momentum None) of the batch statistics of ``n`` samples drawn from ``noise``,
+    in batches of ``batch`` (train mode), and G is left in eval mode.
+    """
+    bns = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not bns:
+        return 0
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    G.train()
+    try:
+        for i in range(0, n, batch):
+            z, y = noise.sample(min(batch, n - i))
+            G(z, y)
+    finally:
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
+        G.eval()
+    return len(bns)
