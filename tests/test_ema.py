@@ -37,3 +37,26 @@ def test_run_with_ema_samples_from_the_average(tmp_path):
     ema_w = payload["extras"]["G_ema"]["weights"]
     assert all(torch.equal(v, G.state_dict()[k]) for k, v in ema_w.items())
     assert any(not torch.equal(ema_w[k], payload["G"][k]) for k in ema_w)
+
+
+def test_loading_an_averaged_generator_recomputes_its_batch_norm_statistics(tmp_path):
+    # The EMA's buffers are the live G's running statistics, gathered with other weights;
+    # load_generator must replace them by the averaged G's own (recalibrate_batchnorm).
+    from gankit.training import checkpoint as ckpt
+    from gankit.training.build import build_nets
+    from gankit.training.ema import BN_RECALIBRATION_SEED, recalibrate_batchnorm
+    from gankit.training.run import load_generator, sample_noise
+
+    out = tmp_path / "run"
+    assert main(["train", "dcgan-mnist", "train.ema_decay=0.5", "--dry-run", "--no-progress", "--out", str(out)]) == 0
+    payload = ckpt.load(ckpt.list_checkpoints(out / "checkpoints")[-1])
+    stored = payload["extras"]["G_ema"]["weights"]
+    G, cfg, ctx, _ = load_generator(out)
+    means = [k for k in stored if k.endswith("running_mean")]
+    assert means and not G.training
+    assert all(not torch.equal(G.state_dict()[k], stored[k]) for k in means)  # replaced ...
+    by_hand, _ = build_nets(cfg, ctx)
+    by_hand.load_state_dict(stored)
+    recalibrate_batchnorm(by_hand, sample_noise(cfg, ctx, BN_RECALIBRATION_SEED))
+    for k, v in by_hand.state_dict().items():  # ... by the averaged weights' own statistics
+        torch.testing.assert_close(G.state_dict()[k], v)

@@ -26,6 +26,7 @@ from gankit.images import save_grid
 from gankit.training import checkpoint as ckpt
 from gankit.training.algorithm1 import Callback, StepStats, algorithm1
 from gankit.training.build import build_nets, build_state, generate, sampling_generator
+from gankit.training.ema import BN_RECALIBRATION_SEED, recalibrate_batchnorm
 from gankit.training.state import NoiseSampler, TrainState
 
 CHECKPOINTS = "checkpoints"
@@ -487,7 +488,8 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def load_generator(path: str | Path) -> tuple[torch.nn.Module, Config, dict[str, Any], int]:
-    """(G in eval mode, config, net context, step) from a run directory or checkpoint file."""
+    """(G in eval mode, config, net context, step) from a run directory or checkpoint file.
+    G is the weight average when the run keeps one, with batch-norm statistics of its own."""
     p = Path(path)
     if p.is_dir():
         problems: list[str] = []
@@ -506,6 +508,8 @@ def load_generator(path: str | Path) -> tuple[torch.nn.Module, Config, dict[str,
     key = "G_ema" if "G_ema" in payload.get("extras", {}) else None
     G.load_state_dict(payload["extras"][key]["weights"] if key else payload["G"])
     G.eval()
+    if key:  # the average's weights came with the live G's batch-norm statistics: recompute them
+        recalibrate_batchnorm(G, sample_noise(cfg, context, BN_RECALIBRATION_SEED))
     return G, cfg, context, int(payload["step"])
 
 
