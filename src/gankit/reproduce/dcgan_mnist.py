@@ -119,8 +119,10 @@ def eval_context(cfg: Any, G: nn.Module, num_classes: int, data: Any, seed: int,
 def evaluate_run(run: str | Path, metrics: list[str], seed: int = 0, recalibrate_bn: bool = False) -> dict[str, float]:
     """Score an existing run directory (or checkpoint) with registered metrics, conditional
     ones included (``gankit eval`` does not pass labels). Adds the step evaluated.
-    ``recalibrate_bn``: recompute the sampled G's batch-norm statistics first
-    (:func:`recalibrate_batchnorm`), as this reproduction does for its weight average."""
+    ``recalibrate_bn``: recompute the sampled G's batch-norm statistics with noise seed
+    ``seed + 20_000`` (:func:`recalibrate_batchnorm`). ``load_generator`` already does this
+    for a weight average (with seed 20,000, the same at seed 0), so the flag matters for runs
+    without one and for other seeds."""
     from gankit.training.run import load_generator
 
     check_metrics(metrics)
