@@ -16,7 +16,7 @@ def test_maxout_value_and_gradient_go_to_the_winning_piece():
     x = torch.randn(5, 7, requires_grad=True)
     out = layer(x)
     pre = layer.linear(x).view(5, 4, 3)
-    assert torch.equal(out, pre.amax(dim=2))
+    assert torch.allclose(out, pre.amax(dim=2), atol=1e-6)  # computed batch-last: same sums, another order
     upstream = torch.randn(5, 4)
     out.backward(upstream)
     # by hand: only the arg-max piece of each unit passes the upstream gradient back
@@ -52,6 +52,18 @@ def test_dropout_scales_kept_units_zeros_the_rest_and_passes_gradient_through_th
     assert torch.allclose(x.grad, kept.float() / 0.8)
     # the mean activation is preserved in expectation (inverted dropout)
     assert abs(out.detach().mean().item() / x.detach().mean().item() - 1) < 0.01
+
+
+def test_dropout_on_a_batch_last_view_keeps_its_layout_and_statistics():
+    torch.manual_seed(3)
+    x = (torch.rand(240, 500) + 0.5).t()  # (500, 240) seen through a transpose, as Maxout returns
+    assert not x.is_contiguous()
+    out = Dropout(0.5).train()(x)
+    kept = out != 0
+    assert torch.allclose(out[kept], x[kept] / 0.5)
+    n = kept.numel()
+    assert abs(kept.float().mean().item() - 0.5) < 5 * math.sqrt(0.25 / n)
+    assert out.t().is_contiguous()  # the product ran in x's memory order
 
 
 def test_dropout_is_the_identity_in_eval_mode_and_at_p0_and_follows_the_seed():
