@@ -25,6 +25,21 @@ def test_ema_is_the_exponential_average_of_the_weights():
     assert torch.equal(other.module.weight, ema.module.weight) and other.num_updates == 100
 
 
+def test_ema_warmup_2_is_the_uniform_average_and_3_the_linearly_weighted_one():
+    # w_s = w_0 + s after update s. warmup 2: (w_0 + ... + w_n) / (n + 1) = w_0 + n / 2.
+    # warmup 3: weights proportional to s + 1 (s = 0..n): w_0 + sum s(s+1) / sum (s+1) = w_0 + 2n/3.
+    n = 300
+    for warmup, mean_offset in ((2.0, n / 2), (3.0, 2 * n / 3)):
+        net = nn.Linear(3, 1)
+        w0 = net.weight.detach().clone()
+        ema = EMA(net, decay=0.99999, warmup=warmup)
+        for _ in range(n):
+            with torch.no_grad():
+                net.weight.add_(1.0)
+            ema.update()
+        torch.testing.assert_close(ema.module.weight, w0 + mean_offset, rtol=0, atol=1e-3)
+
+
 def test_run_with_ema_samples_from_the_average(tmp_path):
     from gankit.training import checkpoint as ckpt
     from gankit.training.run import load_generator

@@ -82,6 +82,10 @@ class TrainConfig(_Section):
     k: int = Field(1, ge=1)  # discriminator steps per generator step
     threads: Optional[int] = Field(None, ge=1)  # torch intra-op threads; None = torch's default
     ema_decay: Optional[float] = Field(None, gt=0, lt=1)  # keep an EMA of G's weights for sampling
+    # the EMA's decay at update t is min(ema_decay, (1 + t) / (ema_warmup + t)): TensorFlow's
+    # 10 weights step s by about s^8 (the last ~10% of the run); 3 by s (linear weights), 2
+    # uniformly (Polyak) — polynomial-decay averaging (Shamir & Zhang 2013)
+    ema_warmup: float = Field(10.0, ge=2)
     # Fast options, off by default because they change the numbers computed (see
     # docs/usage/metrics-speed.md for their measured effect on speed and quality):
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: CPU autocast around G/D forward passes; losses fp32

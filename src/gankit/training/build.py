@@ -83,7 +83,7 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
     state = TrainState(G, D, opt_g, opt_d, with_r1(build_objective(cfg.objective.name, cfg.objective.args), cfg.objective.r1), source, noise, schedule, k=cfg.train.k,
                        autocast=forward_context(cfg.train.precision))
     if cfg.train.ema_decay is not None:
-        state.extras["G_ema"] = EMA(G, cfg.train.ema_decay)  # copied before compiling: a plain module
+        state.extras["G_ema"] = EMA(G, cfg.train.ema_decay, cfg.train.ema_warmup)  # copied before compiling: a plain module
     if cfg.train.compile:
         # In place, so parameter names (checkpoints) do not change. Static shapes: every
         # training batch is full (MinibatchSource drops the incomplete tail of an epoch),

@@ -3,8 +3,11 @@
 Sampling from averaged weights smooths out the oscillation of the adversarial game at no
 training cost; the EMA is part of the checkpoint and ``gankit sample`` prefers it.
 As in TensorFlow's ExponentialMovingAverage with ``num_updates``, the decay ramps up as
-min(decay, (1 + t) / (10 + t)), so the average does not remember the random initial weights
-for long when ``decay`` is close to 1.
+min(decay, (1 + t) / (warmup + t)) with warmup = 10, so the average does not remember the
+random initial weights for long when ``decay`` is close to 1. Until the ramp reaches
+``decay`` (t ~ warmup / (1 - decay)) the average weights step s by about (s / t)^(warmup - 2):
+warmup 2 is the uniform (Polyak) average, 3 a linearly weighted one (polynomial-decay
+averaging, Shamir & Zhang 2013).
 """
 from __future__ import annotations
 
@@ -19,14 +22,17 @@ if TYPE_CHECKING:
 
 
 class EMA:
-    def __init__(self, module: nn.Module, decay: float) -> None:
+    def __init__(self, module: nn.Module, decay: float, warmup: float = 10.0) -> None:
+        if warmup < 2:
+            raise ValueError(f"EMA warmup must be at least 2 (uniform average), got {warmup}")
         self.decay = decay
+        self.warmup = warmup
         self.num_updates = 0
         self.module = copy.deepcopy(module).eval().requires_grad_(False)
         self._src = module
 
     def current_decay(self) -> float:
-        return min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
+        return min(self.decay, (1 + self.num_updates) / (self.warmup + self.num_updates))
 
     @torch.no_grad()
     def update(self) -> None:
