@@ -9,7 +9,7 @@ orig = fg.algorithm1
 def traced(state, steps, cbs):
     def cb(s, st):
         if st.step % every == 0:
-            mu, sd = float(s.G.mu), float(torch.exp(s.G.log_sigma))
+            mu, sd = float(s.G.mu.detach()), float(torch.exp(s.G.log_sigma.detach()))
             print(st.step, "mu %.3f sigma %.3f" % (mu, sd), "F %.4f" % -float(st.d_loss), "D_f %.4f" % fg.divergence_to_gaussian(name, mu, sd, grid=fg.np.linspace(-12,12,2401)), flush=True)
     return orig(state, steps, list(cbs) + [cb])
 fg.algorithm1 = traced
