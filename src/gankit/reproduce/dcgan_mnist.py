@@ -32,7 +32,7 @@ from gankit.errors import GankitError
 from gankit.metrics.registry import EvalContext, evaluate, get_metric
 from gankit.reproduce.registry import register_reproduction
 from gankit.reproduce.report import table, write_result
-from gankit.training.build import generate, sampling_generator
+from gankit.training.build import generate, sampling_description, sampling_generator
 from gankit.training.ema import BN_RECALIBRATION_SAMPLES, recalibrate_batchnorm
 from gankit.training.run import sample_noise, train
 
@@ -184,7 +184,7 @@ def _dcgan(
         "fid_extractor": DryRunFeatures.name if dry_run else "TF-FID Inception pool3",
         "dry_run": dry_run,
         "seed": seed,
-        "sampled_from": f"EMA of G's weights (decay {cfg.train.ema_decay})" if cfg.train.ema_decay is not None else "G",
+        "sampled_from": sampling_description(cfg),
         "bn_recalibrated": recalibrate_bn,
         "train_seconds": round(train_seconds, 1),
         "eval_seconds": round(eval_seconds, 1),

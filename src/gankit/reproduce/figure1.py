@@ -30,7 +30,7 @@ from gankit.reproduce.registry import register_reproduction
 from gankit.reproduce.report import table, write_result
 from gankit.theory.oned import Snapshot1D, snapshot_1d
 from gankit.training.algorithm1 import algorithm1
-from gankit.training.build import build_state
+from gankit.training.build import build_state, sampling_description
 from gankit.training.state import TrainState
 
 VARIANTS = [("k1", "figure1", "Algorithm 1, k = 1"), ("optimal_d", "figure1-optimal-d", "D near its optimum, k = 10")]
@@ -202,7 +202,7 @@ def run_variant(out: Path, preset: str, title: str, overrides: list[str], frames
         "value_final": snap.value,
         "steps": state.step,
         "k": cfg.train.k,
-        "p_g_of": f"EMA of G's weights (decay {cfg.train.ema_decay})" if ema is not None else "G",
+        "p_g_of": sampling_description(cfg),
         "preset": preset,
         "overrides": overrides,
         "train_seconds": round(seconds, 1),

@@ -17,7 +17,7 @@ from gankit.data.datasets import load_dataset
 from gankit.metrics.registry import EvalContext, evaluate
 from gankit.reproduce.registry import register_reproduction
 from gankit.reproduce.report import table, write_result
-from gankit.training.build import generate, sampling_generator
+from gankit.training.build import generate, sampling_description, sampling_generator
 from gankit.training.run import sample_noise, train
 
 PUBLISHED = [  # Table 1, MNIST column (nats)
@@ -75,8 +75,7 @@ def run(out: Path, *, full: bool = False, paper_exact: bool = False, dry_run: bo
         "test_examples": ctx.count(len(data.test)),
         "valid_examples_for_sigma": ctx.count(1000),
         "sigma": figures["parzen10k_sigma"],
-        "sampled_from": (f"average of G's weights (decay min({cfg.train.ema_decay}, (1+t)/({cfg.train.ema_warmup:g}+t)))"
-                         if cfg.train.ema_decay is not None else "G"),
+        "sampled_from": sampling_description(cfg),
         "train_reference_sigma": figures["train_reference_sigma"],
         "dry_run": dry_run,
         "seed": seed,

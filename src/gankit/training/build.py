@@ -93,6 +93,13 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
     return state, context
 
 
+def sampling_description(cfg: Config) -> str:
+    """What ``sampling_generator`` returns for runs of ``cfg``, in words for reports."""
+    if cfg.train.ema_decay is None:
+        return "G"
+    return f"average of G's weights (decay min({cfg.train.ema_decay}, (1+t)/({cfg.train.ema_warmup:g}+t)))"
+
+
 def sampling_generator(state: TrainState) -> nn.Module:
     """The generator to draw samples from: the weight average if the run keeps one."""
     ema = state.extras.get("G_ema")
