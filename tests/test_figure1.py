@@ -21,7 +21,7 @@ def test_dry_run_writes_frames_gif_curves_and_result(tmp_path):
         assert key in saved
     assert 0 <= saved["jsd_final"] <= np.log(2) + 1e-9
     assert saved["optimal_d"]["k"] == 10
-    for variant in ("k1", "optimal_d"):
+    for variant in ("algorithm1", "optimal_d"):
         frames = sorted((tmp_path / variant / "frames").glob("*.png"))
         assert len(frames) >= 3
         with Image.open(tmp_path / variant / "figure1.gif") as gif:
