@@ -247,7 +247,7 @@ def run(out: Path, *, full: bool = False, paper_exact: bool = False, dry_run: bo
         + ", ".join(f"{k}: {'met' if v['passes'] else 'NOT met'}" for k, v in variants.items()) + ".",
         "p_g is measured from G by pushing 200,001 evenly spaced z through it into 3000 bins on [-3, 3]; "
         "JSD and C(G) = V(D*, G) are computed on those bins (gankit.theory).",
-        "Frames and GIF: `algorithm1/figure1.gif`, `optimal_d/figure1.gif`; curves: `*/curves.png`.",
+        "Frames and GIF: " + ", ".join(f"`{key}/figure1.gif`" for key, _, _ in VARIANTS) + "; curves: `*/curves.png`.",
         f"Seed {seed}; wall time {wall:.0f} s.",
         "" if not dry_run else "\n**Dry run**: a few steps; the figures mean nothing.",
     ])
