@@ -61,6 +61,26 @@ def test_paper_guidelines_64px() -> None:
     assert [c.stride for c in d if isinstance(c, nn.Conv2d)] == [(2, 2)] * 4
 
 
+def test_hidden_layer_gives_the_infogan_mnist_nets() -> None:
+    """hidden=1024 with width 64 on 28x28: G z -> FC 1024 -> FC 7x7x128 -> deconv 64 -> deconv 1,
+    D conv 64 -> conv 128 -> FC 1024 -> FC 1 (the nets Lucic et al. 2018 use on MNIST)."""
+    G = DCGANGenerator(62, (1, 28, 28), width=64, hidden=1024)
+    D = DCGANDiscriminator((1, 28, 28), width=64, hidden=1024)
+    fc = [l for l in _layers(G.project) if isinstance(l, nn.Linear)]
+    assert [(l.in_features, l.out_features) for l in fc] == [(62, 1024), (1024, 128 * 7 * 7)]
+    assert [type(l) for l in _layers(G.project)] == [nn.Linear, nn.BatchNorm1d, nn.ReLU] * 2
+    head = _layers(D.head)
+    assert [type(l) for l in head] == [nn.Linear, nn.BatchNorm1d, nn.LeakyReLU, nn.Linear]
+    assert (head[0].in_features, head[0].out_features, head[-1].out_features) == (128 * 7 * 7, 1024, 1)
+    x = G(torch.randn(4, 62))
+    assert x.shape == (4, 1, 28, 28) and D(x).shape == (4,)
+    # hidden=0 keeps plain DCGAN's parameter names and shapes, so older checkpoints still load.
+    plain = DCGANGenerator(62, (1, 28, 28), width=64)
+    assert plain.project[0].weight.shape == (128 * 7 * 7, 62) and isinstance(DCGANDiscriminator(width=64).head, nn.Linear)
+    with pytest.raises(ConfigError, match="hidden"):
+        build_net("discriminator", "dcgan-d", {"hidden": -1}, image_shape=[1, 28, 28])
+
+
 def test_init_is_normal_0_02() -> None:
     torch.manual_seed(0)
     G = DCGANGenerator(100, (3, 64, 64), width=64)

@@ -10,6 +10,11 @@ One pair of classes covers 28x28 (MNIST), 32x32 (CIFAR-10) and 64x64 images: the
 halved while it is even and larger than 4, which gives 7x7 -> 28, 4x4 -> 32 and 4x4 -> 64.
 ``width`` is the channel count of the widest-resolution hidden layer; it doubles per
 halving (the paper's 64x64 G is width 128 with 4 halvings: 1024 channels at 4x4).
+
+``hidden`` > 0 adds one fully connected layer of that many units (batch norm, then ReLU in
+G, LeakyReLU in D) between z and the projection in G and between the last feature map and
+the logit in D: with ``width=64, hidden=1024`` on 28x28 these are the InfoGAN MNIST nets that
+Lucic et al. (2018) compare GAN losses on. ``hidden=0`` (default) is plain DCGAN.
 """
 from __future__ import annotations
 
@@ -70,20 +75,27 @@ class DCGANGenerator(nn.Module):
         output: str = "tanh",
         extra_dim: int = 0,
         init_std: float = 0.02,
+        hidden: int = 0,
     ) -> None:
         super().__init__()
         if output not in ("sigmoid", "tanh"):
             raise ValueError(f"output must be 'sigmoid' or 'tanh', got {output!r}")
         if width < 1:
             raise ValueError(f"width must be at least 1, got {width}")
+        if hidden < 0:
+            raise ValueError(f"hidden must be 0 (no fully connected layer) or positive, got {hidden}")
         c, h, _ = _check_shape(image_shape)
         n, base = halvings(h)
         self.image_shape, self.output, self.base = (c, h, h), output, base
         ch = [width * 2 ** (n - 1 - i) for i in range(n)]  # channels per resolution, widest first
         self.top = ch[0]
-        self.project = nn.Sequential(
-            nn.Linear(noise_dim + extra_dim, ch[0] * base * base, bias=False), nn.BatchNorm1d(ch[0] * base * base), nn.ReLU(True)
-        )
+        fc: list[nn.Module] = []
+        d_in = noise_dim + extra_dim
+        if hidden:
+            fc += [nn.Linear(d_in, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(True)]
+            d_in = hidden
+        fc += [nn.Linear(d_in, ch[0] * base * base, bias=False), nn.BatchNorm1d(ch[0] * base * base), nn.ReLU(True)]
+        self.project = nn.Sequential(*fc)
         layers: list[nn.Module] = []
         for a, b in zip(ch[:-1], ch[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
@@ -126,13 +138,23 @@ class DCGANFeatures(nn.Module):
 
 @register_net("dcgan-d")
 class DCGANDiscriminator(nn.Module):
-    """image -> DCGAN features -> one logit (D(x) = sigmoid(logit))."""
+    """image -> DCGAN features [-> FC ``hidden``, BN, LeakyReLU] -> one logit (D(x) = sigmoid(logit))."""
 
-    def __init__(self, image_shape: Sequence[int] = (1, 28, 28), width: int = 64, slope: float = 0.2) -> None:
+    def __init__(self, image_shape: Sequence[int] = (1, 28, 28), width: int = 64, slope: float = 0.2, hidden: int = 0) -> None:
         super().__init__()
         c, h, _ = _check_shape(image_shape)
+        if hidden < 0:
+            raise ValueError(f"hidden must be 0 (no fully connected layer) or positive, got {hidden}")
         self.features = DCGANFeatures(c, h, width, slope)
-        self.head = nn.Linear(self.features.out_features, 1)
+        if hidden:
+            self.head = nn.Sequential(
+                nn.Linear(self.features.out_features, hidden, bias=False),
+                nn.BatchNorm1d(hidden),
+                nn.LeakyReLU(slope, True),
+                nn.Linear(hidden, 1),
+            )
+        else:
+            self.head = nn.Linear(self.features.out_features, 1)
         dcgan_init(self)
 
     def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
