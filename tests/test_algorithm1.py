@@ -80,3 +80,13 @@ def test_paper_schedule_lr_decay_and_momentum_ramp():
     assert sch.momentum("g", 10**6) == 0.7
     sch.apply(125_000)
     assert state.opt_d.param_groups[0]["momentum"] == 0.7
+
+
+def test_lr_decay_can_start_late():
+    """schedule.lr_decay_start: lr stays at its base until that step, then decays from there."""
+    cfg = load_config("goodfellow2014", ["schedule.lr_decay=1.001", "schedule.lr_decay_start=500", "schedule.min_lr=1e-5"])
+    state, _ = build_state(cfg.model_copy(update={"data": cfg.data.model_copy(update={"limit": 200})}), tiny_dataset(200))
+    sch = state.schedule
+    assert sch.lr("g", 0) == sch.lr("g", 500) == 0.1
+    assert abs(sch.lr("d", 1500) - 0.1 / 1.001**1000) < 1e-15
+    assert sch.lr("d", 10**6) == 1e-5

@@ -67,10 +67,12 @@ class OptimizerConfig(_Section):
 
 
 class ScheduleConfig(_Section):
-    """The paper's schedules, in steps: lr_t = max(lr / lr_decay**t, min_lr); momentum rises
-    linearly from the optimiser's value to ``momentum_final`` between the two steps."""
+    """The paper's schedules, in steps: lr_t = max(lr / lr_decay**(t - lr_decay_start), min_lr)
+    (lr itself before ``lr_decay_start``); momentum rises linearly from the optimiser's value to
+    ``momentum_final`` between the two steps."""
 
     lr_decay: float = Field(1.0, ge=1.0)
+    lr_decay_start: int = Field(0, ge=0)  # step at which the decay begins (0: from the start, as the paper)
     min_lr: float = Field(0.0, ge=0)
     momentum_final: Optional[float] = Field(None, ge=0, lt=1)
     momentum_start_step: int = Field(0, ge=0)

@@ -26,7 +26,7 @@ def build_optimizer(cfg: OptimizerConfig, params: Iterable[nn.Parameter]) -> tor
 
 
 class Schedule:
-    """lr_t = max(lr_0 / decay**t, min_lr); momentum linear from m_0 to m_final over
+    """lr_t = max(lr_0 / decay**max(t - start, 0), min_lr); momentum linear from m_0 to m_final over
     [start, end] steps (pylearn2's ExponentialDecay and MomentumAdjustor, in steps)."""
 
     def __init__(self, cfg: ScheduleConfig, optimizers: dict[str, torch.optim.Optimizer], bases: dict[str, OptimizerConfig]):
@@ -36,7 +36,10 @@ class Schedule:
         base = self.bases[name].lr
         if self.cfg.lr_decay == 1.0:
             return base
-        return max(base / self.cfg.lr_decay**step, self.cfg.min_lr)
+        try:
+            return max(base / self.cfg.lr_decay ** max(step - self.cfg.lr_decay_start, 0), self.cfg.min_lr)
+        except OverflowError:  # decay**t past the float range: lr has long reached its floor
+            return self.cfg.min_lr
 
     def momentum(self, name: str, step: int) -> float:
         m0 = self.bases[name].momentum
