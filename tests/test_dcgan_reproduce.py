@@ -27,6 +27,9 @@ def test_dcgan_mnist_dry_run_writes_result_and_report(tmp_path, one_thread, caps
     assert result["reproduction"] == "dcgan-mnist" and result["settings"]["dry_run"] is True
     assert result["fid10k"] > 0 and result["settings"]["fid_extractor"] == DryRunFeatures.name
     assert result["settings"]["steps"] == 12 and "torch" in result["versions"]
+    from gankit.reproduce.dcgan_mnist import RECIPE
+
+    assert result["settings"]["overrides"][1:1 + len(RECIPE)] == RECIPE  # after seed=1
     report = (tmp_path / "report.md").read_text()
     assert "Dry run" in report and "6.8 ± 0.5" in report
     assert "fid10k" in capsys.readouterr().out
@@ -57,6 +60,12 @@ def test_cgan_mnist_dry_run_when_the_classifier_metric_exists(tmp_path, one_thre
     get_reproduction("cgan-mnist").run(tmp_path, dry_run=True)
     result = json.loads((tmp_path / "result.json").read_text())
     assert 0.0 <= result["label_accuracy"] <= 1.0 and result["settings"]["samples"] == 200
+    # the cGAN's own measured recipe (preset nets, 14,000 steps; the dry run then cuts the
+    # steps), not dcgan-mnist's RECIPE: its FC layers are not arguments of the cGAN nets
+    from gankit.reproduce.cgan_mnist import RECIPE
+
+    assert result["settings"]["overrides"][1:1 + len(RECIPE)] == RECIPE
+    assert not any("hidden" in o or "width" in o for o in result["settings"]["overrides"])
 
 
 def test_pick_figure() -> None:

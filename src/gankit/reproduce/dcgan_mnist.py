@@ -88,13 +88,15 @@ def check_metrics(names: list[str]) -> None:
 
 
 def train_and_sample(
-    preset: str, out: Path, *, full: bool, dry_run: bool, seed: int, steps: Optional[int]
+    preset: str, out: Path, *, full: bool, dry_run: bool, seed: int, steps: Optional[int],
+    recipe: list[str] = RECIPE, full_steps: int = FULL_STEPS,
 ) -> tuple[Any, Any, float, list[str]]:
-    overrides = [f"seed={seed}", *RECIPE]
+    """Train ``preset`` with the overrides of ``recipe`` (each reproduction passes its own)."""
+    overrides = [f"seed={seed}", *recipe]
     if steps is not None:
         overrides.append(f"train.steps={steps}")
     elif full:
-        overrides.append(f"train.steps={FULL_STEPS}")
+        overrides.append(f"train.steps={full_steps}")
     if dry_run:
         overrides += DRY_RUN_OVERRIDES
     cfg = load_config(preset, overrides)
