@@ -27,7 +27,7 @@ LABEL_METRIC = "cacc10k"  # gankit.metrics.classifier
 # The measured recipe: the preset's nets (width 32), its live G, 14,000 steps: label accuracy
 # 0.9947 (docs/results/dcgan-cgan.md). Not dcgan-mnist's RECIPE, whose nets cdcgan lacks.
 RECIPE = ["train.steps=14000"]
-FULL_STEPS = 28_000
+FULL_STEPS = 28_000  # --full: twice as long (not measured)
 
 
 @register_reproduction("cgan-mnist", "Conditional GAN on MNIST: digit classifier agrees with the requested label (10,000 samples)")
