@@ -95,9 +95,10 @@ def check_metrics(names: list[str]) -> None:
 
 def train_and_sample(
     preset: str, out: Path, *, full: bool, dry_run: bool, seed: int, steps: Optional[int],
-    recipe: list[str] = RECIPE, full_steps: int = FULL_STEPS,
+    recipe: list[str], full_steps: int,
 ) -> tuple[Any, Any, float, list[str]]:
-    """Train ``preset`` with the overrides of ``recipe`` (each reproduction passes its own)."""
+    """Train ``preset`` with the overrides of ``recipe``: required, so each reproduction names
+    its own (a shared default once made cgan-mnist train dcgan-mnist's recipe)."""
     overrides = [f"seed={seed}", *recipe]
     if steps is not None:
         overrides.append(f"train.steps={steps}")
@@ -159,7 +160,9 @@ def _dcgan(
 ) -> dict[str, Any]:
     metrics = [fid_metric] + ([class_metric] if class_metric else [])
     check_metrics(metrics)
-    cfg, state, train_seconds, overrides = train_and_sample(preset, out, full=full, dry_run=dry_run, seed=seed, steps=steps)
+    cfg, state, train_seconds, overrides = train_and_sample(
+        preset, out, full=full, dry_run=dry_run, seed=seed, steps=steps, recipe=RECIPE, full_steps=FULL_STEPS
+    )
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
     G = sampling_generator(state)  # the weight average when the recipe keeps one
     if recalibrate_bn:
