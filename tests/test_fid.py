@@ -236,6 +236,18 @@ def test_missing_inception_is_a_data_error(monkeypatch):
         fid.inception_file()
 
 
+def test_unusable_inception_file_is_a_data_error(tmp_path):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a TorchScript archive")
+    other = tmp_path / "other.pt"
+    torch.jit.save(torch.jit.script(nn.Linear(2, 2)), str(other))  # loadable, but not the Inception
+    for path in (garbage, other):
+        fid._load_inception.cache_clear()
+        with pytest.raises(DataError, match=str(path.name)):
+            fid._load_inception(str(path))
+    fid._load_inception.cache_clear()
+
+
 class _Precomputed(nn.Module):
     """Hands torchmetrics features we already extracted: its eigvals on 2048 x 2048 takes
     minutes on a busy 2-core machine, so the cross-check uses the first 64 pool3 units."""
@@ -256,7 +268,7 @@ def test_inception_features_and_torchmetrics_cross_check():
     f_real, f_fake = feats[:3], feats[3:]
     assert feats.shape == (6, 2048) and torch.isfinite(feats).all()
     assert (feats >= 0).all()  # pool3 follows a ReLU and an average pool
-    # the frozen, optimised module gives the unfrozen module's features
+    # gankit's rewrite of the network gives the shipped TorchScript module's features
     raw = torch.jit.load(str(fid.inception_file()), map_location="cpu").eval()
     with torch.inference_mode():
         assert torch.allclose(raw(fid.inception_preprocess(real[:1])), f_real[:1], rtol=1e-4, atol=1e-4)
@@ -269,8 +281,9 @@ def test_inception_features_and_torchmetrics_cross_check():
 
 
 def test_default_fast_path_gives_the_plain_modules_features():
-    # The default extractor (frozen + optimised TorchScript, channels_last input) against the
-    # unfrozen module on plain NCHW input: the same features to 1e-4 relative.
+    # The default extractor (gankit.metrics.inception_net: batch norm folded, pool and 1x1 conv
+    # swapped, the stem in chunks of 4, channels_last input) against the shipped TorchScript
+    # module on plain NCHW input: the same features to 1e-4 relative.
     g = torch.Generator().manual_seed(5)
     x = torch.cat([torch.rand(2, 1, 28, 28, generator=g), torch.rand(2, 1, 28, 28, generator=g).round()])
     ext = fid.InceptionFeatures(batch_size=3)  # 2 batches, one partial

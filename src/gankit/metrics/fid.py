@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.errors import DataError, GankitError
+from gankit.metrics.inception_net import FIDInception, check_scripted_layout
 from gankit.metrics.registry import EvalContext, register_metric
 from gankit.runtime import keep_freed_memory
 
@@ -179,16 +180,18 @@ def inception_file() -> Path:
 
 
 @lru_cache(maxsize=1)
-def _load_inception(path: str) -> torch.jit.ScriptModule:
+def _load_inception(path: str) -> nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is the format the weights ship in
         try:
             m = torch.jit.load(path, map_location="cpu").eval()
-        except (RuntimeError, OSError, ValueError) as e:
+            check_scripted_layout(m)
+        except (RuntimeError, OSError, ValueError, AttributeError) as e:
             raise DataError(f"{path}: not a loadable TorchScript Inception ({str(e).splitlines()[0]})") from None
-        # Freezing inlines the weights and fuses conv+BN for inference: ~2x faster on CPU,
-        # same features (checked in tests against the unfrozen module).
-        return torch.jit.optimize_for_inference(torch.jit.freeze(m))
+    # The same network as plain modules with batch norm folded into the convolutions
+    # (gankit.metrics.inception_net): 1.4-1.6x the frozen TorchScript's images/s on 2 cores,
+    # same features to float rounding (tests/test_fid.py).
+    return FIDInception(m).eval().requires_grad_(False)
 
 
 class InceptionFeatures(nn.Module):
@@ -197,7 +200,8 @@ class InceptionFeatures(nn.Module):
     name = "inception-tf-pool3"
     num_features = 2048  # torchmetrics reads this instead of probing with a dummy image
 
-    # Small batches stay in cache on 2 CPU cores: 14.6 images/s at 8 vs 9.2 at 50 (BENCHMARKS.md).
+    # Batches of 8 on 2 CPU cores: 16.4-17.0 images/s (eighth session; 13.8 at 16, 13.9 at 32
+    # before the stem was chunked; BENCHMARKS.md).
     # channels_last input: oneDNN's convolutions then run NHWC end to end instead of
     # reordering every layer; same features to ~1e-6 relative (tests/test_fid.py), ~10%
     # faster. Keeping freed memory (gankit.runtime) avoids re-faulting ~20 MB of activations
