@@ -3,9 +3,9 @@
     python bench/inception_speed.py --quick   # 2 batches of 8 (< 60 s on an idle 2-core machine)
     python bench/inception_speed.py           # 5 batches of 50
 
-Times gankit's InceptionFeatures (quantise, TF1 bilinear resize to 299, frozen TorchScript
-Inception) on 28x28 grayscale images, alternating with a matmul peak probe. "% of peak"
-uses 5.71 GMAC = 11.4 GFLOP per 299x299 image (Inception-v3's published multiply-adds).
+Times gankit's InceptionFeatures (quantise, TF1 bilinear resize to 299, the Inception
+rebuilt as plain modules by gankit.metrics.inception_net) on 28x28 grayscale images,
+alternating with a matmul peak probe. "% of peak" uses 5.71 GMAC = 11.4 GFLOP per 299x299 image (Inception-v3's published multiply-adds).
 """
 from __future__ import annotations
 

@@ -107,3 +107,24 @@ def test_keep_freed_memory_stops_page_faults_on_reallocation():
         torch.empty(2 << 20).fill_(1.0)  # freed and allocated again: reused, not re-faulted
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     assert faults < 20 * 2048 // 4  # re-faulting would touch 2,048 pages of 4 KiB each time
+
+
+def test_step_floor_counts_the_products_of_one_iteration_by_hand():
+    from step_floor import MatmulFloor
+
+    # G 2->3->4, D 4->5->1, batch 6: 4 F_G + 8 F_D (F = 2 m sum in*out) less the input
+    # gradients nobody needs (G's first layer once, D's first layer in both D-step passes)
+    f_g, f_d = 2 * 6 * (2 * 3 + 3 * 4), 2 * 6 * (4 * 5 + 5 * 1)
+    expected = 4 * f_g + 8 * f_d - 2 * 6 * 2 * 3 - 2 * (2 * 6 * 4 * 5)
+    floor = MatmulFloor([(2, 3), (3, 4)], [(4, 5), (5, 1)], 6, torch.float32)
+    assert floor.flops == expected == 2712
+    before = [p.detach().clone() for p in floor.params[0]]
+    floor.run(1)
+    assert all(not torch.equal(a, p) for a, p in zip(before, floor.params[0]))  # Adam stepped
+
+
+def test_step_floor_reads_onednn_kernel_times_of_the_conv_case():
+    from step_floor import _kernel_ms_per_step
+
+    per_kind = _kernel_ms_per_step(["train.threads=1"], threads=1, steps=1)
+    assert per_kind.get("convolution", 0) > 0 and per_kind.get("deconvolution", 0) > 0

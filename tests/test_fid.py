@@ -227,7 +227,7 @@ def test_matches_torchmetrics_with_the_same_extractor():
 
 
 # ---------------------------------------------------------------------------------------
-# The Inception itself (a handful of images: ~1-5 images/s on a loaded 2-core machine)
+# The Inception itself (a handful of images: 16-17 images/s on 2 idle cores, a few on a loaded machine)
 
 
 def test_missing_inception_is_a_data_error(monkeypatch):
