@@ -125,9 +125,10 @@ def conv_floor(extra: list[str], steps: int, repeats: int) -> dict:
     try:
         algorithm1(state, state.step + 10)
         ref.run(3)
-        for _ in range(repeats):
-            t_g.append(timed(lambda: algorithm1(state, state.step + steps)))
-            t_r.append(ref.run(steps))
+        jobs = [(t_g, lambda: timed(lambda: algorithm1(state, state.step + steps))), (t_r, lambda: ref.run(steps))]
+        for r in range(repeats):
+            for times, run in jobs if r % 2 == 0 else jobs[::-1]:  # no run keeps one position
+                times.append(run())
     finally:
         ref.close()
     kernels = [_kernel_ms_per_step(extra, torch.get_num_threads(), steps) for _ in range(max(1, repeats // 3))]
@@ -181,12 +182,14 @@ def main() -> None:
         for s in (fp32, bf16):
             algorithm1(s, s.step + 3)
         ref.run(3)
-        for _ in range(repeats):
-            times["floor_fp32"].append(timed(lambda: floors["fp32"].run(steps)))
-            times["floor_bf16"].append(timed(lambda: floors["bf16"].run(steps)))
-            times["gankit_fp32"].append(timed(lambda: algorithm1(fp32, fp32.step + steps)))
-            times["gankit_bf16"].append(timed(lambda: algorithm1(bf16, bf16.step + steps)))
-            times["reference"].append(ref.run(steps))
+        jobs = [("floor_fp32", lambda: timed(lambda: floors["fp32"].run(steps))),
+                ("floor_bf16", lambda: timed(lambda: floors["bf16"].run(steps))),
+                ("gankit_fp32", lambda: timed(lambda: algorithm1(fp32, fp32.step + steps))),
+                ("gankit_bf16", lambda: timed(lambda: algorithm1(bf16, bf16.step + steps))),
+                ("reference", lambda: ref.run(steps))]  # fmt: skip
+        for r in range(repeats):
+            for name, run in jobs if r % 2 == 0 else jobs[::-1]:  # no run keeps one position
+                times[name].append(run())
             peaks.append(matmul_peak())
     finally:
         ref.close()

@@ -128,3 +128,21 @@ def test_step_floor_reads_onednn_kernel_times_of_the_conv_case():
 
     per_kind = _kernel_ms_per_step(["train.threads=1"], threads=1, steps=1)
     assert per_kind.get("convolution", 0) > 0 and per_kind.get("deconvolution", 0) > 0
+
+
+def test_abba_alternates_order_and_reports_b_over_a():
+    from ab import abba
+
+    calls: list[str] = []
+    clock = {"A": 2.0, "B": 1.0}  # B takes half A's time: twice A's speed
+
+    def runner(name):
+        def run() -> float:
+            calls.append(name)
+            return clock[name]
+        return run
+
+    out = abba(runner("A"), runner("B"), rounds=3)
+    assert "".join(calls) == "ABBA" "BAAB" "ABBA"
+    assert out["b_over_a"] == out["min"] == out["max"] == 2.0
+    assert (out["a_median_s"], out["b_median_s"]) == (2.0, 1.0)

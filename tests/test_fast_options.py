@@ -1,4 +1,5 @@
-"""The fast training options (train.precision, train.channels_last, train.compile): validated
+"""The fast training options (train.precision, train.channels_last, train.compile,
+train.joint_d_batch): validated
 like every key, really in effect when on, close to fp32 where they change numerics, and
 exact resume still holds with them on."""
 from __future__ import annotations
@@ -34,7 +35,7 @@ CONV = ["data.batch_size=8", "noise.dim=8", "generator.args.width=8", "discrimin
 @pytest.mark.parametrize(
     "override, field",
     [("train.precision=fp16", "train.precision"), ("train.channels_last=maybe", "train.channels_last"),
-     ("train.compile=[1]", "train.compile")],
+     ("train.compile=[1]", "train.compile"), ("train.joint_d_batch=2", "train.joint_d_batch")],
 )  # fmt: skip
 def test_bad_values_name_the_field(override, field):
     with pytest.raises(ConfigError, match=f"field '{field}'"):
@@ -43,7 +44,7 @@ def test_bad_values_name_the_field(override, field):
 
 def test_defaults_are_off():
     t = load_config("goodfellow2014").train
-    assert (t.precision, t.channels_last, t.compile) == ("fp32", False, False)
+    assert (t.precision, t.channels_last, t.compile, t.joint_d_batch) == ("fp32", False, False, False)
 
 
 def _linear_output_dtypes(state) -> list[torch.dtype]:
@@ -105,6 +106,45 @@ def test_channels_last_keeps_conv_weights_and_batches_nhwc_and_matches_fp32():
         assert torch.allclose(p, q, rtol=1e-4, atol=1e-5)  # same maths, another memory layout
 
 
+def test_joint_d_batch_makes_one_pass_of_d_and_computes_the_same_step():
+    # Without dropout D is a deterministic function of each example, so one pass over real
+    # and generated examples stacked must give the separate passes' logits, losses and
+    # updates (to rounding: the products are summed in another order).
+    data = tiny_images()
+    nodrop = MLP + ["discriminator.args.input_dropout=0", "discriminator.args.hidden_dropout=0",
+                    "optim_g.name=sgd", "optim_d.name=sgd", "optim_g.lr=0.1", "optim_d.lr=0.1"]  # fmt: skip
+    runs = {}
+    for joint in (False, True):
+        s, _ = build_state(load_config("goodfellow2014", nodrop + [f"train.joint_d_batch={str(joint).lower()}"]), data)
+        batches: list[int] = []
+        hook = s.D.register_forward_hook(lambda m, i, o: batches.append(i[0].shape[0]))
+        losses: list[float] = []
+        algorithm1(s, 3, [lambda st, stats: losses.append(stats.d_loss.item())])
+        hook.remove()
+        runs[joint] = (s, batches, losses)
+    (a, batches_a, losses_a), (b, batches_b, losses_b) = runs[False], runs[True]
+    assert batches_a == [10, 10, 10] * 3  # D step: real, generated; G step: generated
+    assert batches_b == [20, 10] * 3  # D step: both at once
+    assert np.allclose(losses_a, losses_b, rtol=1e-5)
+    for p, q in zip([*a.D.parameters(), *a.G.parameters()], [*b.D.parameters(), *b.G.parameters()]):
+        assert torch.allclose(p, q, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "preset, extra, why",
+    [("dcgan-mnist", CONV, "batch norm"), ("toy-ring8", ["data.batch_size=8", "discriminator.args.pack=4"], "packs 4 examples")],
+)  # fmt: skip
+def test_joint_d_batch_refuses_a_d_that_mixes_examples(preset, extra, why):
+    data = tiny_images(side=32) if preset.startswith("dcgan") else None
+    if data is None:
+        from gankit.data.datasets import load_dataset
+
+        cfg = load_config(preset, extra)
+        data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, 64)
+    with pytest.raises(ConfigError, match=f"field 'train.joint_d_batch'.*{why}"):
+        build_state(load_config(preset, extra + ["train.joint_d_batch=true"]), data)
+
+
 def _folder(root: Path, n: int = 40, side: int = 28) -> Path:
     rng = np.random.default_rng(0)
     root.mkdir(parents=True, exist_ok=True)
@@ -116,6 +156,7 @@ def _folder(root: Path, n: int = 40, side: int = 28) -> Path:
 @pytest.mark.parametrize(
     "preset, extra",
     [("goodfellow2014", MLP + ["train.precision=bf16"]),
+     ("goodfellow2014", MLP + ["train.precision=bf16", "train.joint_d_batch=true"]),
      ("dcgan-mnist", CONV + ["train.precision=bf16", "train.channels_last=true"])],
 )  # fmt: skip
 def test_resume_is_exact_with_the_fast_options_on(tmp_path, preset, extra):

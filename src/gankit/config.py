@@ -93,6 +93,10 @@ class TrainConfig(_Section):
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: CPU autocast around G/D forward passes; losses fp32
     channels_last: bool = False  # NHWC memory format for conv nets and image batches
     compile: bool = False  # torch.compile G and D (static shapes: batches are always full)
+    # D's step runs D once on real and generated examples together instead of once on each:
+    # the same maths (other random stream, other rounding); only for a D that treats examples
+    # independently (no batch norm, no packing)
+    joint_d_batch: bool = False
 
 
 class LogConfig(_Section):

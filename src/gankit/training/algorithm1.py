@@ -41,8 +41,8 @@ def discriminator_step(s: TrainState) -> tuple[Tensor, Tensor]:
     with s.autocast():  # forward passes in train.precision; the losses below in fp32
         with torch.no_grad():
             fake = s.G(z, y_fake)
-        real_logits = s.D(x, y).float()
-        fake_logits = s.D(fake, y_fake).float()
+        real_logits, fake_logits = s.d_passes(s.D, x, y, fake, y_fake)
+    real_logits, fake_logits = real_logits.float(), fake_logits.float()
     loss = s.objective.d_loss(real_logits, fake_logits)
     if s.objective.penalty is not None:
         loss = loss + s.objective.penalty(s.D, x, fake, y)

@@ -17,7 +17,7 @@ from gankit.objectives.base import build_objective
 from gankit.objectives.penalties import with_r1
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
-from gankit.training.state import NoiseSampler, TrainState, forward_context
+from gankit.training.state import NoiseSampler, TrainState, examples_mixed_by, forward_context, joint_pass, separate_passes
 
 
 COMPILE_BACKEND = "inductor"  # train.compile's torch.compile backend (tests use "eager": same guards, no C++ build)
@@ -64,6 +64,11 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
         raise ConfigError(f"field 'data.conditional': dataset '{data.name}' has no class labels")
     context = net_context(cfg, data.image_shape, data.num_classes)
     G, D = build_nets(cfg, context)
+    if cfg.train.joint_d_batch and (why := examples_mixed_by(D)):
+        from gankit.errors import ConfigError
+
+        raise ConfigError(f"field 'train.joint_d_batch': discriminator '{cfg.discriminator.name}' {why}, so one pass "
+                          "over real and generated examples together would not compute D's loss; leave it false")
     x = to_net_range(data.train.x, cfg.data.pixel_range)
     if hasattr(G, "init_from_data"):
         G.init_from_data(x)
@@ -81,7 +86,7 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
     schedule = Schedule(cfg.schedule, {"g": opt_g, "d": opt_d}, {"g": cfg.optim_g, "d": cfg.optim_d})
     schedule.apply(0)
     state = TrainState(G, D, opt_g, opt_d, with_r1(build_objective(cfg.objective.name, cfg.objective.args), cfg.objective.r1), source, noise, schedule, k=cfg.train.k,
-                       autocast=forward_context(cfg.train.precision))
+                       autocast=forward_context(cfg.train.precision), d_passes=joint_pass if cfg.train.joint_d_batch else separate_passes)
     if cfg.train.ema_decay is not None:
         state.extras["G_ema"] = EMA(G, cfg.train.ema_decay, cfg.train.ema_warmup)  # copied before compiling: a plain module
     if cfg.train.compile:
