@@ -5,8 +5,9 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
-from gankit.nets.layers import Dropout, Maxout, keep_mask
+from gankit.nets.layers import Dropout, Flatten, Maxout, keep_mask
 from gankit.nets.mlp import MaxoutDiscriminator
 
 
@@ -87,3 +88,24 @@ def test_paper_discriminator_uses_dropout_only_in_training():
     assert torch.equal(d(x), d(x))
     d.train()
     assert not torch.equal(d(x), d(x))
+
+
+def test_flatten_gives_channels_last_gradients_and_the_same_numbers():
+    # (C, H, W) order out, as nn.Flatten; for a channels_last input the gradient goes back
+    # channels_last (the layout of the activation saved before it), with the same values.
+    # The gradient is read where it enters the layer below (a leaf's .grad would be copied
+    # into the leaf's own layout by autograd either way).
+    x0 = torch.randn(3, 4, 2, 5)
+    w = torch.randn(4 * 2 * 5)
+    for cl in (False, True):
+        got = {}
+        for name, flatten in (("ref", nn.Flatten()), ("ours", Flatten())):
+            x = (x0.contiguous(memory_format=torch.channels_last) if cl else x0.clone()).requires_grad_()
+            h = x * 1.0  # keeps x's layout
+            h.register_hook(lambda g, name=name: got.__setitem__(name, g))
+            out = flatten(h)
+            assert torch.equal(out, x0.flatten(1))
+            (out * w).sum().backward()
+        assert torch.equal(got["ours"], got["ref"])
+        assert got["ours"].is_contiguous(memory_format=torch.channels_last) == cl
+        assert got["ref"].is_contiguous()  # what nn.Flatten hands back in both cases

@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from gankit.nets.layers import Flatten
 from gankit.nets.registry import register_net
 
 
@@ -129,7 +130,7 @@ class DCGANFeatures(nn.Module):
                 layers.append(nn.BatchNorm2d(b))
             layers.append(nn.LeakyReLU(slope, True))
             a = b
-        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.body = nn.Sequential(*layers, Flatten())
         self.out_features = a * base * base
 
     def forward(self, x: Tensor) -> Tensor:

@@ -68,3 +68,27 @@ class Dropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class _FlattenChannelsLast(torch.autograd.Function):
+    """``x.flatten(1)`` of a channels_last batch whose gradient comes back channels_last."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.shape = x.shape
+        return x.flatten(1)  # a copy in (C, H, W) order: the order the next layer's weights expect
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        return grad.reshape(ctx.shape).contiguous(memory_format=torch.channels_last)
+
+
+class Flatten(nn.Flatten):
+    """``nn.Flatten()`` (from dim 1). For a channels_last input it hands back a channels_last
+    gradient: plain flatten's gradient is an NCHW view, and the activation before it (stored
+    channels_last) then ran its backward over mixed layouts, ~20x slower than over one."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 4 and x.requires_grad and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            return _FlattenChannelsLast.apply(x)
+        return x.flatten(1)
