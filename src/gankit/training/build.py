@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from gankit.config import Config
 from gankit.data.batches import MinibatchSource
 from gankit.data.datasets import Dataset
+from gankit.errors import ConfigError
 from gankit.nets.registry import build_net
 from gankit.runtime import keep_freed_memory
 from gankit.objectives.base import build_objective
@@ -59,14 +60,10 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
     keep_freed_memory()
     seed_everything(cfg.seed)
     if cfg.data.conditional and not data.num_classes:
-        from gankit.errors import ConfigError
-
         raise ConfigError(f"field 'data.conditional': dataset '{data.name}' has no class labels")
     context = net_context(cfg, data.image_shape, data.num_classes)
     G, D = build_nets(cfg, context)
     if cfg.train.joint_d_batch and (why := examples_mixed_by(D)):
-        from gankit.errors import ConfigError
-
         raise ConfigError(f"field 'train.joint_d_batch': discriminator '{cfg.discriminator.name}' {why}, so one pass "
                           "over real and generated examples together would not compute D's loss; leave it false")
     x = to_net_range(data.train.x, cfg.data.pixel_range)
