@@ -163,6 +163,21 @@ def _known_names() -> set[str]:
 _KNOWN_NAMES = _known_names()
 
 
+def _real_names() -> set[str]:
+    """Registered nets, objectives and datasets: a 'junk' name equal to one is not junk
+    (it would build that real thing and fail, if at all, on another field)."""
+    import gankit.objectives  # noqa: F401  (registers the objectives)
+    from gankit.data.datasets import DATASETS
+    from gankit.nets.registry import NETS, _load_optional_nets
+    from gankit.objectives.base import OBJECTIVES
+
+    _load_optional_nets()
+    return set(NETS) | set(OBJECTIVES) | set(DATASETS)
+
+
+_REAL_NAMES = _real_names()
+
+
 def test_base_config_is_valid():
     validate(BASE)  # so every rejection below is due to the one mutation
 
@@ -190,7 +205,7 @@ def bad_for_cli(draw) -> tuple[dict, str]:
     if how == "name":
         field = draw(st.sampled_from(["data.name", "generator.name", "discriminator.name", "objective.name"]))
         sec, key = field.split(".")
-        raw[sec][key] = draw(junk_text.filter(lambda t: not t.startswith("folder") and t.strip() == t))
+        raw[sec][key] = draw(junk_text.filter(lambda t: not t.startswith("folder") and t.strip() == t and t not in _REAL_NAMES))
         return raw, field
     net = draw(st.sampled_from(["generator", "discriminator"]))
     arg, value = draw(
@@ -269,3 +284,20 @@ def test_debug_shows_the_traceback_instead():
         main(["train", "goodfellow2014", "train.k=0", "--out", "/tmp/x", "--debug"])
     with pytest.raises(ConfigError, match="train.k"):
         main(["--debug", "train", "goodfellow2014", "train.k=0", "--out", "/tmp/x"])
+
+
+@pytest.mark.parametrize(
+    "net, name, args, field",
+    [("generator", "toy-mlp-d", {"hidden": [8]}, "generator.name"),  # a discriminator as G
+     ("discriminator", "paper-mlp", {"hidden": [8]}, "discriminator.name"),  # a generator as D
+     ("generator", "toy-mlp", {"hidden": [8], "image_shape": [2]}, "generator.name")],  # not the data's shape
+)  # fmt: skip
+def test_a_net_that_does_not_fit_its_role_is_one_error_naming_the_field(net, name, args, field, tmp_path):
+    # every argument is valid for the net, so only running it shows the mismatch: that
+    # happens when the state is built (one line, exit 2), not at the first training step
+    raw = copy.deepcopy(BASE)
+    raw[net] = {"name": name, "args": args}
+    preset = tmp_path / "bad.yaml"
+    preset.write_text(json.dumps(raw))
+    rc, err = _run_cli(["train", str(preset), "--out", str(tmp_path / "run")])
+    assert rc == 2 and err.count("\n") == 1 and f"field '{field}'" in err and "Traceback" not in err, err

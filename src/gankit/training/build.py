@@ -43,7 +43,46 @@ def net_context(cfg: Config, image_shape: tuple[int, ...], num_classes: int) -> 
 def build_nets(cfg: Config, context: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
     G = build_net("generator", cfg.generator.name, cfg.generator.args, **context)
     D = build_net("discriminator", cfg.discriminator.name, cfg.discriminator.args, **context)
+    check_nets(G, D, cfg, context)
     return G, D
+
+
+_FORWARD_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
+
+
+@torch.no_grad()
+def check_nets(G: nn.Module, D: nn.Module, cfg: Config, context: dict[str, Any]) -> None:
+    """One minibatch of zero noise through G, then D, in eval mode (no random draws, no
+    batch-norm statistics updated): a net in the wrong role, or one that does not fit the
+    data's shape, is one ConfigError naming the field, not a traceback at the first step."""
+    m, shape = cfg.data.batch_size, tuple(context["image_shape"])
+    z = torch.zeros(m, context["noise_dim"])
+    y = torch.zeros(m, dtype=torch.long) if context["num_classes"] else None
+    was_training = G.training, D.training
+    G.eval()
+    D.eval()
+    try:
+        try:
+            x = G(z, y)
+        except _FORWARD_ERRORS as e:
+            raise ConfigError(f"field 'generator.name': net '{cfg.generator.name}' cannot map noise [{m}, "
+                              f"{context['noise_dim']}] to images: {str(e).splitlines()[0]}") from None
+        if not isinstance(x, Tensor) or tuple(x.shape) != (m, *shape):
+            got = list(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ConfigError(f"field 'generator.name': net '{cfg.generator.name}' returned {got} for {m} noise "
+                              f"vectors; the data's images are {list(shape)}")
+        try:
+            logits = D(x, y)
+        except _FORWARD_ERRORS as e:
+            raise ConfigError(f"field 'discriminator.name': net '{cfg.discriminator.name}' cannot take images "
+                              f"{list(shape)}: {str(e).splitlines()[0]}") from None
+        if not isinstance(logits, Tensor) or logits.dim() != 1:
+            got = list(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+            raise ConfigError(f"field 'discriminator.name': net '{cfg.discriminator.name}' returned {got} for {m} "
+                              "images; a discriminator returns one logit per example (or per pack)")
+    finally:
+        G.train(was_training[0])
+        D.train(was_training[1])
 
 
 def to_net_range(x: Tensor, pixel_range: str) -> Tensor:
