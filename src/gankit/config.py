@@ -15,6 +15,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gankit.errors import ConfigError
 
+# --dry-run: seconds, tiny data, the real code path. Overrides for training; the scale
+# shrinks metric sample counts.
+DRY_RUN_OVERRIDES = [
+    "data.limit=500",
+    "data.batch_size=50",
+    "train.steps=12",
+    "log.every=4",
+    "log.samples_every=6",
+    "log.checkpoint_every=6",
+    "log.tensorboard=true",
+]
+DRY_RUN_SCALE = 0.02
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -162,12 +175,17 @@ def _preset_text(name_or_path: str) -> tuple[str, str]:
 
 
 def deep_merge(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """``delta`` over ``base``, section by section. A section that names another ``name``
+    (a different net or objective) starts from empty ``args``: arguments of one net mean
+    nothing to another, so a preset can say ``base: wgan`` and swap the objective."""
     out = copy.deepcopy(base)
     for key, value in delta.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "args":
-            out[key] = deep_merge(out[key], value)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict) and key == "args":
-            out[key] = {**out[key], **value}
+        current = out.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            if "name" in value and value["name"] != current.get("name"):
+                current = {k: v for k, v in current.items() if k != "args"}
+            # a net's args are keyword arguments: each replaces the base's value whole
+            out[key] = {**current, **value} if key == "args" else deep_merge(current, value)
         else:
             out[key] = copy.deepcopy(value)
     return out

@@ -10,17 +10,7 @@ from typing import Optional, Sequence
 
 from gankit.errors import DivergenceError, GankitError
 
-# Smoke-run settings: seconds, tiny data, the real code path.
-DRY_RUN_OVERRIDES = [
-    "data.limit=500",
-    "data.batch_size=50",
-    "train.steps=12",
-    "log.every=4",
-    "log.samples_every=6",
-    "log.checkpoint_every=6",
-    "log.tensorboard=true",
-]
-DRY_RUN_SCALE = 0.02
+from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
 
 
 class _Parser(argparse.ArgumentParser):

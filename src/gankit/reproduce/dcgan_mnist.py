@@ -26,7 +26,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from gankit.cli.main import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
+from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
 from gankit.config import load_config
 from gankit.data.datasets import load_dataset
 from gankit.errors import GankitError

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gankit.cli.main import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
+from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
 from gankit.config import load_config
 from gankit.data.datasets import load_dataset
 from gankit.metrics.registry import EvalContext, evaluate

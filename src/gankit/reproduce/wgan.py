@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from gankit.atomic import write_text
-from gankit.cli.main import DRY_RUN_OVERRIDES
+from gankit.config import DRY_RUN_OVERRIDES
 from gankit.config import load_config
 from gankit.data.datasets import Dataset, load_dataset
 from gankit.metrics.classifier import ClassifierFD
