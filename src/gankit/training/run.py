@@ -54,6 +54,7 @@ def state_payload(s: TrainState, cfg: Config, context: dict[str, Any]) -> dict[s
         "opt_d": s.opt_d.state_dict(),
         "data": s.data.state_dict(),
         "noise": s.noise.state_dict(),
+        "conditions": s.conditions.state_dict(),
         "rng": ckpt.rng_state(),
         "extras": {k: v.state_dict() for k, v in s.extras.items() if hasattr(v, "state_dict")},
     }
@@ -78,6 +79,7 @@ def restore(s: TrainState, payload: dict[str, Any]) -> None:
     _state_like_params(s.opt_d)
     s.data.load_state_dict(payload["data"])
     s.noise.load_state_dict(payload["noise"])
+    s.conditions.load_state_dict(payload.get("conditions", {}))
     for k, v in payload.get("extras", {}).items():
         if k in s.extras and hasattr(s.extras[k], "load_state_dict"):
             s.extras[k].load_state_dict(v)
@@ -207,14 +209,20 @@ class MetricsLog:
 
 
 class SampleGrids:
-    """The same 100 noise vectors rendered every ``every`` steps, so grids show progress."""
+    """The same 100 noise vectors rendered every ``every`` steps, so grids show progress.
+    With ``pairs`` (fixed inputs and targets of paired data) each grid row shows three
+    input | output | target triplets instead."""
 
-    def __init__(self, run_dir: Path, every: int, noise: NoiseSampler, pixel_range: str, writer=None) -> None:
+    def __init__(self, run_dir: Path, every: int, noise: NoiseSampler, pixel_range: str, writer=None,
+                 pairs: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> None:
         self.dir = run_dir / "samples"
         self.every, self.pixel_range, self.writer = every, pixel_range, writer
         fixed = NoiseSampler(noise.dim, noise.distribution, noise.scale, noise.num_classes, seed=1234)
-        self.z, self.y = fixed.sample(100)
-        if self.y is not None:
+        self.z, self.y = fixed.sample(100 if pairs is None else pairs[0].shape[0])
+        self.target = None if pairs is None else pairs[1]
+        if pairs is not None:
+            self.y = pairs[0]
+        elif self.y is not None:
             self.y = torch.arange(100) % noise.num_classes
 
     @torch.no_grad()
@@ -226,13 +234,18 @@ class SampleGrids:
         G.train(was)
         if x.dim() != 4:  # not images (e.g. toy points [N, d]): no grid to draw
             return None
-        x = x if self.pixel_range == "unit" else (x + 1) / 2
+        unit = (lambda t: t) if self.pixel_range == "unit" else (lambda t: (t + 1) / 2)
+        x, nrow = unit(x), 10
+        if self.target is not None:
+            from gankit.training.translation import columns
+
+            x, nrow = columns(unit(self.y), x, unit(self.target)), 9
         path = self.dir / name
-        save_grid(x, path, nrow=10)
+        save_grid(x, path, nrow=nrow)
         if self.writer is not None:
             from gankit.images import make_grid
 
-            self.writer.add_image("samples", make_grid(x, 10), s.step, dataformats="HWC")
+            self.writer.add_image("samples", make_grid(x, nrow), s.step, dataformats="HWC")
         return path
 
     def __call__(self, s: TrainState, st: StepStats) -> None:
@@ -432,7 +445,9 @@ def train(
         write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         write_json(run_dir / "run.json", {"seed": cfg.seed, "versions": versions(), "data_source": data.source, "argv": sys.argv})
     log = MetricsLog(run_dir, cfg.log.every, cfg.log.tensorboard, resumed_at=state.step if existing is not None else None)
-    grids = SampleGrids(run_dir, cfg.log.samples_every, state.noise, cfg.data.pixel_range, log.writer)
+    from gankit.training.translation import preview_pairs
+
+    grids = SampleGrids(run_dir, cfg.log.samples_every, state.noise, cfg.data.pixel_range, log.writer, preview_pairs(data, cfg))
     saver = Checkpointer(run_dir, cfg, context, cfg.log.checkpoint_every, cfg.log.checkpoint_seconds, cfg.log.keep_checkpoints)
     guard = DivergenceGuard(cfg.log.every, saver.last)
     saver.guard = guard
