@@ -154,7 +154,7 @@ BASE = _tiny_base(DATA_ROOT)
 
 def _known_names() -> set[str]:
     from gankit.config import preset_names
-    from gankit.reproduce.registry import REPRODUCTIONS, get_reproduction
+    from gankit.reproduce import REPRODUCTIONS, get_reproduction
 
     get_reproduction("goodfellow2014")  # fills the registry
     return set(preset_names()) | set(REPRODUCTIONS) | {"list"}

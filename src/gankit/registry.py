@@ -56,6 +56,9 @@ class Registry(Generic[T]):
         for name in self.names():
             yield name, self._entries[name]
 
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.canonical(name) in self._entries
 

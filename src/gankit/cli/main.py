@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--full", action="store_true", help="train as long as the paper did")
     r.add_argument("--paper-exact", action="store_true", help="use the paper's own optimiser schedule")
     r.add_argument("--dry-run", action="store_true", help="seconds-long smoke run of the whole pipeline")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=int, default=0, help="first seed")
+    r.add_argument("--seeds", type=_positive_int, default=None, help="how many seeds from --seed (default: the reproduction's own)")
     r.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)")
 
     sub.add_parser("presets", help="list presets")
@@ -143,24 +144,14 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
 def cmd_eval(a: argparse.Namespace) -> int:
     from gankit.data.datasets import load_dataset
-    from gankit.metrics.registry import EvalContext, evaluate, get_metric
-    from gankit.training.build import generate
-    from gankit.training.run import load_generator, sample_noise
+    from gankit.evaluation import check_metrics, generator_context
+    from gankit.metrics.registry import evaluate
+    from gankit.training.run import load_generator
 
-    for m in a.metric:
-        get_metric(m)
+    check_metrics(a.metric)
     G, cfg, context, step = load_generator(a.run)
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
-    noise = sample_noise(cfg, context, a.seed)
-    conditional = bool(context.get("num_classes"))
-    ctx = EvalContext(
-        sample=lambda n: generate(G, n, noise, cfg.data.pixel_range),
-        data=data,
-        seed=a.seed,
-        scale=DRY_RUN_SCALE if a.dry_run else 1.0,
-        # conditional models: samples for requested labels (per-class metrics such as cacc10k)
-        sample_labels=(lambda y: generate(G, len(y), noise, cfg.data.pixel_range, y)) if conditional else None,
-    )
+    ctx = generator_context(G, cfg, context.get("num_classes", 0), data, a.seed, a.seed, a.dry_run)
     figures = evaluate(a.metric, ctx)
     figures["step"] = step
     text = json.dumps(figures, indent=2, sort_keys=True)
@@ -173,22 +164,27 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(a: argparse.Namespace) -> int:
-    from gankit.reproduce.registry import REPRODUCTIONS, get_reproduction
+    from gankit.reproduce import REPRODUCTIONS, Options, Reproduction, get_reproduction, run
 
     if a.name == "list":
-        get_reproduction("goodfellow2014")  # loads the registry
-        for name, r in sorted(REPRODUCTIONS.items()):
+        for name, r in REPRODUCTIONS.items():
             print(f"{name:20s} {r.description}")
         return 0
     rep = get_reproduction(a.name)
-    if a.paper_exact and "paper_exact" not in rep.options:
-        raise GankitError(f"--paper-exact: not an option of reproduction '{a.name}'")
     out = Path(a.out or f"runs/{a.name}")
     if a.threads:
         import torch
 
         torch.set_num_threads(a.threads)
-    rep.run(out, full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed)
+    opts = Options(full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed, seeds=a.seeds)
+    if isinstance(rep, Reproduction):
+        run(rep, out, opts)
+        return 0
+    if a.paper_exact and "paper_exact" not in rep.options:
+        raise GankitError(f"--paper-exact: not an option of reproduction '{a.name}'")
+    if a.seeds:
+        raise GankitError(f"--seeds: not an option of reproduction '{a.name}'")
+    rep.fn(out, full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed)
     return 0
 
 
