@@ -108,7 +108,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
     import torch
 
     from gankit.images import save_grid
-    from gankit.training.run import load_generator, sample_noise
+    from gankit.training.generator import load_generator, sample_noise
     from gankit.training.build import generate
 
     out = Path(a.out)
@@ -145,7 +145,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from gankit.data.datasets import load_dataset
     from gankit.metrics.registry import EvalContext, evaluate, get_metric
     from gankit.training.build import generate
-    from gankit.training.run import load_generator, sample_noise
+    from gankit.training.generator import load_generator, sample_noise
 
     for m in a.metric:
         get_metric(m)

@@ -35,7 +35,8 @@ from gankit.reproduce.registry import register_reproduction
 from gankit.reproduce.report import table, write_result
 from gankit.training.build import generate, sampling_description, sampling_generator
 from gankit.training.ema import BN_RECALIBRATION_SAMPLES, recalibrate_batchnorm
-from gankit.training.run import sample_noise, train
+from gankit.training.generator import sample_noise
+from gankit.training.run import train
 
 # The recipe this reproduction trains, on top of preset dcgan-mnist. History (docs/results/dcgan-cgan.md):
 # width 32, 5,000 steps: fid10k 26.67; width 64 + EMA: 15.37 at 12,000 steps, 9.84 at 36,000;
@@ -135,7 +136,7 @@ def evaluate_run(run: str | Path, metrics: list[str], seed: int = 0, recalibrate
     ``seed + 20_000`` (:func:`recalibrate_batchnorm`). ``load_generator`` already does this
     for a weight average (with seed 20,000, the same at seed 0), so the flag matters for runs
     without one and for other seeds."""
-    from gankit.training.run import load_generator
+    from gankit.training.generator import load_generator
 
     check_metrics(metrics)
     G, cfg, context, step = load_generator(run)

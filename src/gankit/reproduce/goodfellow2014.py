@@ -18,7 +18,8 @@ from gankit.metrics.registry import EvalContext, evaluate
 from gankit.reproduce.registry import register_reproduction
 from gankit.reproduce.report import table, write_result
 from gankit.training.build import generate, sampling_description, sampling_generator
-from gankit.training.run import sample_noise, train
+from gankit.training.generator import sample_noise
+from gankit.training.run import train
 
 PUBLISHED = [  # Table 1, MNIST column (nats)
     ("DBN", "138 ± 2"),

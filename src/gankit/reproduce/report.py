@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gankit.atomic import write_json, write_text
-from gankit.training.run import versions
+from gankit.versions import versions
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

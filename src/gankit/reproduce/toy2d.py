@@ -27,7 +27,8 @@ from gankit.metrics.registry import EvalContext, evaluate
 from gankit.reproduce.registry import register_reproduction
 from gankit.reproduce.report import table, write_result
 from gankit.training.build import generate
-from gankit.training.run import load_generator, sample_from, sample_noise, train
+from gankit.training.generator import load_generator, sample_from, sample_noise
+from gankit.training.run import train
 
 SETTINGS = [("gankit-default", "toy-{data}", "gankit default recipe (ours)"),
             ("gan-pacgan-arch", "toy-pacgan-{data}", "GAN, PacGAN's architecture (ours)")]

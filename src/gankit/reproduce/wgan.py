@@ -40,7 +40,8 @@ from gankit.reproduce.registry import register_reproduction
 from gankit.reproduce.report import table, write_result
 from gankit.training.algorithm1 import StepStats
 from gankit.training.build import generate
-from gankit.training.run import sample_noise, train
+from gankit.training.generator import sample_noise
+from gankit.training.run import train
 from gankit.training.state import TrainState
 
 DEFAULT_STEPS = 4000
