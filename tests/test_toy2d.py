@@ -10,7 +10,7 @@ from gankit.reproduce import Options, get_reproduction, run
 from gankit.reproduce.runner import mean_se
 from gankit.training.algorithm1 import algorithm1
 from gankit.training.build import build_state, generate
-from gankit.training.run import sample_noise
+from gankit.training.generator import sample_noise
 
 KEYS = ["ring_modes_mean", "ring_hq_mean", "ring_rkl_mean", "ring_full_seeds",
         "grid_modes_mean", "grid_hq_mean", "grid_rkl_mean", "grid_full_seeds"]

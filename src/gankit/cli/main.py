@@ -109,7 +109,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
     import torch
 
     from gankit.images import save_grid
-    from gankit.training.run import load_generator, sample_noise
+    from gankit.training.generator import load_generator, sample_noise
     from gankit.training.build import generate
 
     out = Path(a.out)
@@ -146,7 +146,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from gankit.data.datasets import load_dataset
     from gankit.evaluation import check_metrics, generator_context
     from gankit.metrics.registry import evaluate
-    from gankit.training.run import load_generator
+    from gankit.training.generator import load_generator
 
     check_metrics(a.metric)
     G, cfg, context, step = load_generator(a.run)

@@ -6,7 +6,7 @@ from typing import Any
 
 from gankit.atomic import write_json, write_text
 from gankit.reproduce.runner import table  # noqa: F401
-from gankit.training.run import versions
+from gankit.versions import versions
 
 
 def write_result(out: Path, name: str, result: dict[str, Any], report_md: str) -> None:

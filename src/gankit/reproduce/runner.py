@@ -22,8 +22,10 @@ from gankit.evaluation import check_metrics, generator_context
 from gankit.metrics.registry import EvalContext, evaluate
 from gankit.registry import Registry
 from gankit.training.algorithm1 import Callback
-from gankit.training.run import load_generator, train, versions
+from gankit.training.generator import load_generator
+from gankit.training.run import train
 from gankit.training.state import TrainState
+from gankit.versions import versions
 
 EVAL_NOISE_OFFSET = 10_000  # evaluation noise is seeded apart from training noise
 

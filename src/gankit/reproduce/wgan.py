@@ -38,7 +38,7 @@ from gankit.metrics.parzen import parzen_window
 from gankit.reproduce.runner import Arm, Options, Reproduction, Steps, Summary, Trained, register, table
 from gankit.training.algorithm1 import StepStats
 from gankit.training.build import generate
-from gankit.training.run import sample_noise
+from gankit.training.generator import sample_noise
 from gankit.training.state import TrainState
 
 DEFAULT_STEPS = 4000

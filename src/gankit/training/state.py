@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Optional
 
 import math
@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from gankit.data.batches import MinibatchSource
 from gankit.objectives.base import Objective
+from gankit.training.ema import EMA
 from gankit.training.optim import Schedule
 
 
@@ -89,6 +90,6 @@ class TrainState:
     schedule: Schedule
     k: int = 1
     step: int = 0  # generator updates done
-    extras: dict[str, Any] = field(default_factory=dict)  # e.g. EMA weights, added by callbacks
+    ema: Optional[EMA] = None  # the average of G's weights (train.ema_decay), updated after each G step
     autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext  # see forward_context
     d_passes: DPasses = separate_passes  # how D's step gets its logits (train.joint_d_batch: joint_pass)
