@@ -72,7 +72,7 @@ def test_eval_passes_labels_to_conditional_metrics(tmp_path, one_thread, capsys)
         capsys.readouterr()
         assert main(["eval", str(tmp_path / "r"), "--metric", "test_e7_labels"]) == 0
     finally:
-        METRICS.pop("test_e7_labels", None)
+        METRICS.remove("test_e7_labels")
     assert json.loads(capsys.readouterr().out) == {"test_e7_labels": 1.0, "step": 1} and seen["shape"] == (3, 1, 28, 28)
 
 
