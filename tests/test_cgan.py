@@ -87,7 +87,7 @@ def test_conditional_gan_learns_label_dependent_toy(preset) -> None:
 
 
 def test_sample_label_through_the_cli(tmp_path) -> None:
-    from gankit.training.run import load_generator, sample_noise
+    from gankit.training.generator import load_generator, sample_noise
 
     run = tmp_path / "run"
     prev = torch.get_num_threads()

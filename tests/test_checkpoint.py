@@ -19,7 +19,8 @@ import gankit.atomic
 from gankit.config import load_config
 from gankit.errors import CheckpointError, DivergenceError
 from gankit.training import checkpoint as ckpt
-from gankit.training.run import load_generator, train
+from gankit.training.generator import load_generator
+from gankit.training.run import train
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "gankit"
 
@@ -301,7 +302,7 @@ def test_wall_clock_interval_and_keep_last_n(tmp_path, data_root):
 
 
 def test_disk_full_while_logging_is_one_line_and_resumable(tmp_path, data_root, monkeypatch, capsys):
-    import gankit.training.run as run_mod
+    import gankit.training.callbacks as callbacks_mod
     from gankit.cli.main import main
 
     cfg = tiny_cfg(data_root)
@@ -316,7 +317,7 @@ def test_disk_full_while_logging_is_one_line_and_resumable(tmp_path, data_root, 
                 return _FullDisk(f, 0)
         return f
 
-    monkeypatch.setattr(run_mod, "open", full_open, raising=False)
+    monkeypatch.setattr(callbacks_mod, "open", full_open, raising=False)
     assert main(["train", "goodfellow2014", *_overrides(cfg), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "metrics.jsonl: could not write (no space left on device) at step 8" in err

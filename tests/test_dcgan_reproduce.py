@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from gankit.errors import GankitError
-from gankit.metrics.registry import METRICS, get_metric
-from gankit.reproduce.dcgan_mnist import DryRunFeatures, pick_figure
-from gankit.reproduce.registry import get_reproduction
+from gankit.evaluation import DryRunFeatures
+from gankit.reproduce import Options, get_reproduction, run
 
 
 @pytest.fixture
@@ -21,15 +20,14 @@ def one_thread():
 
 
 def test_dcgan_mnist_dry_run_writes_result_and_report(tmp_path, one_thread, capsys) -> None:
-    rep = get_reproduction("dcgan-mnist")
-    rep.run(tmp_path, dry_run=True, seed=1, class_metric=None)
-    result = json.loads((tmp_path / "result.json").read_text())
-    assert result["reproduction"] == "dcgan-mnist" and result["settings"]["dry_run"] is True
-    assert result["fid10k"] > 0 and result["settings"]["fid_extractor"] == DryRunFeatures.name
-    assert result["settings"]["steps"] == 12 and "torch" in result["versions"]
-    from gankit.reproduce.dcgan_mnist import RECIPE
-
-    assert result["settings"]["overrides"][1:1 + len(RECIPE)] == RECIPE  # after seed=1
+    result = run(get_reproduction("dcgan-mnist"), tmp_path, Options(dry_run=True, seed=1))
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved == json.loads(json.dumps(result))
+    assert saved["reproduction"] == "dcgan-mnist" and saved["settings"]["dry_run"] is True
+    assert saved["fid10k"] > 0 and saved["settings"]["fid_extractor"] == DryRunFeatures.name
+    assert 0 <= saved["class_kl"] <= 2.31  # KL from uniform over 10 classes is at most log 10
+    assert saved["settings"]["steps"] == 12 and "torch" in saved["versions"]
+    assert saved["settings"]["preset"] == "dcgan-mnist" and saved["settings"]["overrides"][0] == "seed=1"
     report = (tmp_path / "report.md").read_text()
     assert "Dry run" in report and "6.8 ± 0.5" in report
     assert "fid10k" in capsys.readouterr().out
@@ -37,49 +35,27 @@ def test_dcgan_mnist_dry_run_writes_result_and_report(tmp_path, one_thread, caps
 
 
 def test_missing_metric_fails_before_training(tmp_path) -> None:
+    from dataclasses import replace
+
+    broken = replace(get_reproduction("cgan-mnist"), metrics=("no_such_metric",))
     with pytest.raises(GankitError, match="unknown metric 'no_such_metric'"):
-        get_reproduction("cgan-mnist").run(tmp_path, dry_run=True, label_metric="no_such_metric")
+        run(broken, tmp_path, Options(dry_run=True))
     assert not (tmp_path / "train").exists()
 
 
-def test_cgan_mnist_dry_run_when_the_classifier_metric_exists(tmp_path, one_thread) -> None:
-    from gankit.reproduce.cgan_mnist import LABEL_METRIC
-
-    get_metric("fid10k")  # loads the registry
-    if LABEL_METRIC not in METRICS:
-        with pytest.raises(GankitError, match=LABEL_METRIC):
-            get_reproduction("cgan-mnist").run(tmp_path, dry_run=True)
-        return
-    from gankit.errors import DataError
-    from gankit.nets.classifier import asset_path
-
-    if not asset_path("mnist").is_file():  # the classifier's weights are built separately
-        with pytest.raises(DataError, match="classifier weights"):
-            get_reproduction("cgan-mnist").run(tmp_path, dry_run=True)
-        return
-    get_reproduction("cgan-mnist").run(tmp_path, dry_run=True)
+def test_cgan_mnist_dry_run(tmp_path, one_thread) -> None:
+    run(get_reproduction("cgan-mnist"), tmp_path, Options(dry_run=True))
     result = json.loads((tmp_path / "result.json").read_text())
     assert 0.0 <= result["label_accuracy"] <= 1.0 and result["settings"]["samples"] == 200
-    # the cGAN's own measured recipe (preset nets, 14,000 steps; the dry run then cuts the
-    # steps), not dcgan-mnist's RECIPE: its FC layers are not arguments of the cGAN nets
-    from gankit.reproduce.cgan_mnist import RECIPE
-
-    assert result["settings"]["overrides"][1:1 + len(RECIPE)] == RECIPE
-    assert not any("hidden" in o or "width" in o for o in result["settings"]["overrides"])
+    # the cGAN's own recipe: the preset's width-32 nets without dcgan-mnist's FC layers
+    cfg = json.loads(json.dumps(__import__("yaml").safe_load((tmp_path / "train" / "config.yaml").read_text())))
+    assert cfg["generator"]["args"]["width"] == 32 and "hidden" not in cfg["discriminator"]["args"]
 
 
-def test_pick_figure() -> None:
-    assert pick_figure({"fid10k": 3.0, "x": 1.0}, "fid10k", "fid") == 3.0
-    assert pick_figure({"class_kl": 0.5, "class_hist_0": 0.1}, "digits10k", "kl") == 0.5
-    with pytest.raises(GankitError, match="cannot tell"):
-        pick_figure({"a": 1.0, "b": 2.0}, "m", "kl")
-
-
-def test_evaluate_run_passes_labels_to_conditional_metrics(tmp_path, one_thread) -> None:
+def test_eval_passes_labels_to_conditional_metrics(tmp_path, one_thread, capsys) -> None:
     """A registered metric sees sample_labels for a conditional run and gets the asked labels' images."""
     from gankit.cli.main import main
-    from gankit.metrics.registry import register_metric
-    from gankit.reproduce.dcgan_mnist import evaluate_run
+    from gankit.metrics.registry import METRICS, register_metric
 
     seen = {}
 
@@ -93,10 +69,11 @@ def test_evaluate_run_passes_labels_to_conditional_metrics(tmp_path, one_thread)
     try:
         assert main(["train", "cgan-mnist", "data.limit=64", "data.batch_size=16", "train.steps=1", "generator.args.width=4",
                      "discriminator.args.width=4", "log.tensorboard=false", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
-        out = evaluate_run(tmp_path / "r", ["test_e7_labels"])
+        capsys.readouterr()
+        assert main(["eval", str(tmp_path / "r"), "--metric", "test_e7_labels"]) == 0
     finally:
-        METRICS.pop("test_e7_labels", None)
-    assert out == {"test_e7_labels": 1.0, "step": 1} and seen["shape"] == (3, 1, 28, 28)
+        METRICS.remove("test_e7_labels")
+    assert json.loads(capsys.readouterr().out) == {"test_e7_labels": 1.0, "step": 1} and seen["shape"] == (3, 1, 28, 28)
 
 
 def test_recalibrate_batchnorm_replaces_stale_statistics() -> None:
@@ -105,7 +82,7 @@ def test_recalibrate_batchnorm_replaces_stale_statistics() -> None:
     from torch import nn
 
     from gankit.nets.dcgan import DCGANGenerator
-    from gankit.reproduce.dcgan_mnist import recalibrate_batchnorm
+    from gankit.training.ema import recalibrate_batchnorm
     from gankit.training.state import NoiseSampler
 
     torch.manual_seed(0)

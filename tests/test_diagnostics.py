@@ -35,9 +35,9 @@ def test_diagnostics_do_not_change_training():
     for on in (True, False):
         cfg = load_config("toy-pacgan-ring8", TINY + [f"log.diagnostics={str(on).lower()}"])
         state, _ = build_state(cfg, load_dataset("ring8"))
-        from gankit.training.diagnostics import make_diagnostics
+        from gankit.training.callbacks import default_callbacks
 
-        algorithm1(state, 12, make_diagnostics(cfg, None, state, None))
+        algorithm1(state, 12, default_callbacks(cfg, state).ordered)
         weights.append([p.detach().clone() for p in state.G.parameters()])
     assert all(torch.equal(a, b) for a, b in zip(*weights))
 

@@ -42,7 +42,7 @@ def test_ema_warmup_2_is_the_uniform_average_and_3_the_linearly_weighted_one():
 
 def test_run_with_ema_samples_from_the_average(tmp_path):
     from gankit.training import checkpoint as ckpt
-    from gankit.training.run import load_generator
+    from gankit.training.generator import load_generator
 
     out = tmp_path / "run"
     assert main(["train", "goodfellow2014", "train.ema_decay=0.5", "--dry-run", "--no-progress", "--out", str(out)]) == 0
@@ -60,7 +60,7 @@ def test_loading_an_averaged_generator_recomputes_its_batch_norm_statistics(tmp_
     from gankit.training import checkpoint as ckpt
     from gankit.training.build import build_nets
     from gankit.training.ema import BN_RECALIBRATION_SEED, recalibrate_batchnorm
-    from gankit.training.run import load_generator, sample_noise
+    from gankit.training.generator import load_generator, sample_noise
 
     out = tmp_path / "run"
     assert main(["train", "dcgan-mnist", "train.ema_decay=0.5", "--dry-run", "--no-progress", "--out", str(out)]) == 0

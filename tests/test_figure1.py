@@ -41,7 +41,7 @@ def test_a_few_hundred_steps_pull_p_g_onto_p_data():
     before = snap()
     assert before.jsd > 0.5  # G starts near 0, p_data sits at 0.4 +- 0.12: little overlap
     # the preset measures p_g on the average of G's weights: keep it updated as training does
-    algorithm1(state, 300, [state.extras["G_ema"]] if "G_ema" in state.extras else [])
+    algorithm1(state, 300, [state.ema] if state.ema is not None else [])
     after = snap()
     # a G that does not learn stays at ~0.66
     assert after.jsd < 0.5

@@ -112,7 +112,7 @@ def _tiles(path, rows: int, cols: int, side: int = 28, pad: int = 2) -> np.ndarr
 
 
 def test_interpolate_command_writes_strip_and_gif(tiny_run, tmp_path) -> None:
-    from gankit.training.run import load_generator, sample_noise
+    from gankit.training.generator import load_generator, sample_noise
 
     out = tmp_path / "walk.png"
     assert main(["interpolate", tiny_run, "--out", str(out), "--steps", "5", "--paths", "2", "--seed", "3"]) == 0
@@ -130,7 +130,7 @@ def test_interpolate_command_writes_strip_and_gif(tiny_run, tmp_path) -> None:
 
 
 def test_arithmetic_command_decodes_the_combination(tiny_run, tmp_path) -> None:
-    from gankit.training.run import load_generator, sample_noise
+    from gankit.training.generator import load_generator, sample_noise
 
     out = tmp_path / "arith.png"
     cand = tmp_path / "pool.png"

@@ -224,7 +224,7 @@ def folder_run(tmp_path_factory):
 
 
 def test_translate_round_trips_a_folder(folder_run, tmp_path):
-    from gankit.training.run import load_generator
+    from gankit.training.generator import load_generator
     from gankit.training.translation import translate
 
     run, root = folder_run

@@ -6,17 +6,18 @@ import torch
 from gankit.config import load_config
 from gankit.data.datasets import load_dataset
 from gankit.data.toy import toy_spec
-from gankit.reproduce.toy2d import mean_se, run
+from gankit.reproduce import Options, get_reproduction, run
+from gankit.reproduce.runner import mean_se
 from gankit.training.algorithm1 import algorithm1
 from gankit.training.build import build_state, generate
-from gankit.training.run import sample_noise
+from gankit.training.generator import sample_noise
 
 KEYS = ["ring_modes_mean", "ring_hq_mean", "ring_rkl_mean", "ring_full_seeds",
         "grid_modes_mean", "grid_hq_mean", "grid_rkl_mean", "grid_full_seeds"]
 
 
 def test_dry_run_writes_the_contract(tmp_path):
-    run(tmp_path, dry_run=True)
+    run(get_reproduction("toy2d"), tmp_path, Options(dry_run=True))
     saved = json.loads((tmp_path / "result.json").read_text())
     assert all(k in saved for k in KEYS)
     assert 0 <= saved["ring_modes_mean"] <= 8 and 0 <= saved["grid_modes_mean"] <= 25

@@ -174,7 +174,9 @@ def test_wgan_reproduction_dry_run_writes_the_contract(tmp_path):
         load_dataset("mnist", None, False, 500)
     except Exception as e:  # noqa: BLE001 - no MNIST on this machine: nothing to run
         pytest.skip(f"MNIST not available: {e}")
-    res = rw.run(tmp_path, dry_run=True, seed=0)
+    from gankit.reproduce import Options, get_reproduction, run
+
+    res = run(get_reproduction("wgan"), tmp_path, Options(dry_run=True, seed=0))
     saved = json.loads((tmp_path / "result.json").read_text())
     for key in ("spearman_estimate_quality", "spearman_estimate_parzen", "cfd_noise_sd", "curve"):
         assert key in saved

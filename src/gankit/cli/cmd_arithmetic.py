@@ -57,7 +57,7 @@ def digit_classifier(dataset: str) -> Callable[[Tensor], Tensor]:
 def run(args: argparse.Namespace) -> int:
     from gankit.images import save_grid
     from gankit.latent import combine, decode, group_mean, jitter, parse_expression, pick_by_class, pick_by_index, save_strip
-    from gankit.training.run import load_generator, sample_noise
+    from gankit.training.generator import load_generator, sample_noise
 
     if not args.group and not args.candidates:
         raise GankitError("give --group NAME=SPEC (with --out) to do arithmetic, or --candidates FILE.png to see the pool")

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from gankit.atomic import write_with
     from gankit.data.folder import image_files
     from gankit.images import make_grid, save_png
-    from gankit.training.run import load_generator
+    from gankit.training.generator import load_generator
     from gankit.training.translation import translate
 
     src, out = Path(args.input), Path(args.out)

@@ -8,14 +8,31 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gankit.errors import DivergenceError, GankitError
-
+from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_interpolate, cmd_translate
 from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
+from gankit.errors import DivergenceError, GankitError
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
         self.exit(2, f"gankit: error: {_printable(message)} (see '{self.prog} --help')\n")
+
+
+class _CommandParser(_Parser):
+    """A subcommand's parser: options and positionals in any order, so overrides may follow
+    options (``gankit train PRESET --out DIR train.k=3``)."""
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        # parse_known_intermixed_args calls parse_known_args for each of its two passes
+        if self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def _positive_int(text: str) -> int:
@@ -31,7 +48,7 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gankit", description="Train, evaluate and study generative adversarial nets.")
     p.add_argument("--debug", action="store_true", help="show tracebacks for errors (accepted after the subcommand too)")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     t = sub.add_parser("train", help="train a preset into a run directory")
     t.add_argument("preset", help="preset name (see 'gankit presets') or a YAML file")
@@ -66,30 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--full", action="store_true", help="train as long as the paper did")
     r.add_argument("--paper-exact", action="store_true", help="use the paper's own optimiser schedule")
     r.add_argument("--dry-run", action="store_true", help="seconds-long smoke run of the whole pipeline")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=int, default=0, help="first seed")
+    r.add_argument("--seeds", type=_positive_int, default=None, help="how many seeds from --seed (default: the reproduction's own)")
     r.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)")
 
     sub.add_parser("presets", help="list presets")
     sub.add_parser("metrics", help="list metrics")
-    for name, module in _plugin_commands().items():
+    for module in MODULE_COMMANDS.values():
         module.add_parser(sub)
     return p
-
-
-def _plugin_commands() -> dict:
-    """Other modules in gankit.cli named ``cmd_*.py`` add subcommands: each defines
-    ``add_parser(subparsers)`` (adding one parser named like the module, minus ``cmd_``)
-    and ``run(args) -> int``."""
-    import importlib
-    import pkgutil
-
-    import gankit.cli as pkg
-
-    out = {}
-    for m in pkgutil.iter_modules(pkg.__path__):
-        if m.name.startswith("cmd_"):
-            out[m.name[4:].replace("_", "-")] = importlib.import_module(f"gankit.cli.{m.name}")
-    return out
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -108,7 +110,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
     import torch
 
     from gankit.images import save_grid
-    from gankit.training.run import load_generator, sample_noise
+    from gankit.training.generator import load_generator, sample_noise
     from gankit.training.build import generate
 
     out = Path(a.out)
@@ -143,24 +145,14 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
 def cmd_eval(a: argparse.Namespace) -> int:
     from gankit.data.datasets import load_dataset
-    from gankit.metrics.registry import EvalContext, evaluate, get_metric
-    from gankit.training.build import generate
-    from gankit.training.run import load_generator, sample_noise
+    from gankit.evaluation import check_metrics, generator_context
+    from gankit.metrics.registry import evaluate
+    from gankit.training.generator import load_generator
 
-    for m in a.metric:
-        get_metric(m)
+    check_metrics(a.metric)
     G, cfg, context, step = load_generator(a.run)
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
-    noise = sample_noise(cfg, context, a.seed)
-    conditional = bool(context.get("num_classes"))
-    ctx = EvalContext(
-        sample=lambda n: generate(G, n, noise, cfg.data.pixel_range),
-        data=data,
-        seed=a.seed,
-        scale=DRY_RUN_SCALE if a.dry_run else 1.0,
-        # conditional models: samples for requested labels (per-class metrics such as cacc10k)
-        sample_labels=(lambda y: generate(G, len(y), noise, cfg.data.pixel_range, y)) if conditional else None,
-    )
+    ctx = generator_context(G, cfg, context.get("num_classes", 0), data, a.seed, a.seed, a.dry_run)
     figures = evaluate(a.metric, ctx)
     figures["step"] = step
     text = json.dumps(figures, indent=2, sort_keys=True)
@@ -173,22 +165,27 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(a: argparse.Namespace) -> int:
-    from gankit.reproduce.registry import REPRODUCTIONS, get_reproduction
+    from gankit.reproduce import REPRODUCTIONS, Options, Reproduction, get_reproduction, run
 
     if a.name == "list":
-        get_reproduction("goodfellow2014")  # loads the registry
-        for name, r in sorted(REPRODUCTIONS.items()):
+        for name, r in REPRODUCTIONS.items():
             print(f"{name:20s} {r.description}")
         return 0
     rep = get_reproduction(a.name)
-    if a.paper_exact and "paper_exact" not in rep.options:
-        raise GankitError(f"--paper-exact: not an option of reproduction '{a.name}'")
     out = Path(a.out or f"runs/{a.name}")
     if a.threads:
         import torch
 
         torch.set_num_threads(a.threads)
-    rep.run(out, full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed)
+    opts = Options(full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed, seeds=a.seeds)
+    if isinstance(rep, Reproduction):
+        run(rep, out, opts)
+        return 0
+    if a.paper_exact and "paper_exact" not in rep.options:
+        raise GankitError(f"--paper-exact: not an option of reproduction '{a.name}'")
+    if a.seeds:
+        raise GankitError(f"--seeds: not an option of reproduction '{a.name}'")
+    rep.fn(out, full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed)
     return 0
 
 
@@ -200,10 +197,9 @@ def cmd_presets(a: argparse.Namespace) -> int:
 
 
 def cmd_metrics(a: argparse.Namespace) -> int:
-    from gankit.metrics.registry import METRICS, get_metric
+    from gankit.metrics.registry import METRICS
 
-    get_metric("parzen10k")
-    for name, m in sorted(METRICS.items()):
+    for name, m in METRICS.items():
         print(f"{name:28s} {m.description}")
     return 0
 
@@ -215,6 +211,15 @@ COMMANDS = {
     "reproduce": cmd_reproduce,
     "presets": cmd_presets,
     "metrics": cmd_metrics,
+}
+
+# Subcommands in their own modules: each has ``add_parser(subparsers)``, adding the parser
+# named here, and ``run(args) -> int``.
+MODULE_COMMANDS = {
+    "arithmetic": cmd_arithmetic,
+    "classifier": cmd_classifier,
+    "interpolate": cmd_interpolate,
+    "translate": cmd_translate,
 }
 
 
@@ -250,7 +255,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     debug = debug or args.debug
     try:
-        handler = COMMANDS.get(args.command) or _plugin_commands()[args.command].run
+        handler = COMMANDS.get(args.command) or MODULE_COMMANDS[args.command].run
         return handler(args)
     except DivergenceError as e:
         if debug:

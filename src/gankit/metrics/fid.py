@@ -200,12 +200,11 @@ class InceptionFeatures(nn.Module):
     name = "inception-tf-pool3"
     num_features = 2048  # torchmetrics reads this instead of probing with a dummy image
 
-    # Batches of 8 on 2 CPU cores: 16.4-17.0 images/s (eighth session; 13.8 at 16, 13.9 at 32
-    # before the stem was chunked; BENCHMARKS.md).
+    # Batches of 8 on 2 CPU cores: 16.0-17.0 images/s (BENCHMARKS.md, Speed).
     # channels_last input: oneDNN's convolutions then run NHWC end to end instead of
     # reordering every layer; same features to ~1e-6 relative (tests/test_fid.py), ~10%
     # faster. Keeping freed memory (gankit.runtime) avoids re-faulting ~20 MB of activations
-    # per batch. Both measured in docs/results/metrics-speed.md.
+    # per batch. Both measured with bench/inception_speed.py.
     def __init__(
         self, path: Optional[str | os.PathLike[str]] = None, batch_size: int = 8, channels_last: bool = True
     ) -> None:

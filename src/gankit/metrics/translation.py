@@ -13,7 +13,7 @@ order (see :func:`translation_context`), so output i is compared with test targe
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor
@@ -29,11 +29,12 @@ from gankit.nets.classifier import load_classifier
 N = 1000
 
 
-def translation_context(data: Dataset, translate: Callable[[Tensor], Tensor], seed: int = 0, scale: float = 1.0) -> EvalContext:
+def translation_context(data: Dataset, translate: Callable[[Tensor], Tensor], seed: int = 0, scale: float = 1.0,
+                        options: Optional[dict[str, Any]] = None) -> EvalContext:
     """An EvalContext whose samples are ``translate(A)`` for the test inputs A, in order."""
     if data.test.a is None:
         raise ConfigError(f"dataset '{data.name}' has no input images: translation metrics need paired data")
-    return EvalContext(sample=lambda n: translate(data.test.a[:n]), data=data, seed=seed, scale=scale)
+    return EvalContext(sample=lambda n: translate(data.test.a[:n]), data=data, seed=seed, scale=scale, options=dict(options or {}))
 
 
 def _pairs(ctx: EvalContext, n: int, what: str) -> tuple[Tensor, Tensor]:

@@ -2,15 +2,15 @@
 
 - ``Maxout``: a linear map to ``units * pieces`` and the max over each unit's pieces,
   computed batch-last (W x^T): a unit's pieces are then whole contiguous rows, so the max
-  and its backward run vectorised instead of striding over 5-element groups (the
-  batch-first max and its backward had been ~15% of a bf16 training step). Its output is
+  and its backward run vectorised instead of striding over 5-element groups (a
+  batch-first max and its backward take ~15% of a bf16 training step). Its output is
   the transposed view of that (batch, units) result; parameters are as ``nn.Linear``'s.
 - ``Dropout``: inverted dropout whose keep-mask is cut from 64-bit random words, 16 bits
   per unit. torch's CPU ``bernoulli_`` makes one generator call per element; this makes
-  one per four elements and was ~4x cheaper per mask at the paper's sizes, where the
-  masks had been ~12% of a bf16 training step. Keep probabilities are quantised to
-  1/65536 (0.8 becomes 0.800003). The masks still come from torch's global generator, so
-  seeding and exact resume work as before (the stream differs from ``nn.Dropout``'s).
+  one per four elements and is ~4x cheaper per mask at the paper's sizes, where
+  ``bernoulli_`` masks take ~12% of a bf16 training step. Keep probabilities are quantised
+  to 1/65536 (0.8 becomes 0.800003). The masks come from torch's global generator, so
+  seeding and exact resume hold (the stream differs from ``nn.Dropout``'s).
 """
 from __future__ import annotations
 

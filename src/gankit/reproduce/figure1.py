@@ -31,6 +31,7 @@ from gankit.reproduce.report import table, write_result
 from gankit.theory.oned import Snapshot1D, snapshot_1d
 from gankit.training.algorithm1 import algorithm1
 from gankit.training.build import build_state, sampling_description
+from gankit.training.callbacks import default_callbacks
 from gankit.training.state import TrainState
 
 # (key, preset, title); the first is the reproduction's headline. k comes from each preset.
@@ -51,7 +52,7 @@ def _net_fns(state: TrainState, pixel_range: str) -> tuple[Callable[[np.ndarray]
 
         raise ConfigError(f"field 'data.pixel_range': figure1 needs 'symmetric' (the nets see gauss1d's own coordinates), got '{pixel_range}'")
 
-    ema = state.extras.get("G_ema")
+    ema = state.ema
     G = ema.module if ema is not None else state.G
 
     @torch.no_grad()
@@ -168,12 +169,8 @@ def run_variant(out: Path, preset: str, title: str, overrides: list[str], frames
     mu, sigma = float(spec.centers[0, 0]), spec.sigma
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.limit)
     state, _ = build_state(cfg, data)
-    from gankit.training.diagnostics import make_diagnostics
-
-    callbacks = make_diagnostics(cfg, None, state, None)
-    ema = state.extras.get("G_ema")
-    if ema is not None:
-        callbacks.insert(0, ema)  # update the average right after each G step, as gankit train does
+    callbacks = default_callbacks(cfg, state).ordered  # as gankit train runs them, without the run files
+    if state.ema is not None:
         title = f"{title}, p_g of G's weight average (EMA {cfg.train.ema_decay})"
     g, d = _net_fns(state, cfg.data.pixel_range)
     stops = sorted({int(round(cfg.train.steps * (i / frames) ** 1.5)) for i in range(frames + 1)})  # denser early

@@ -21,56 +21,34 @@ from typing import Any
 
 import numpy as np
 
-from gankit.config import load_config
-from gankit.data.datasets import load_dataset
-from gankit.metrics.registry import EvalContext, evaluate
-from gankit.reproduce.registry import register_reproduction
-from gankit.reproduce.report import table, write_result
-from gankit.training.build import generate
-from gankit.training.run import load_generator, sample_from, sample_noise, train
+from gankit.reproduce.runner import Arm, Options, Reproduction, Summary, Trained, mean_se, register
 
 SETTINGS = [("gankit-default", "toy-{data}", "gankit default recipe (ours)"),
             ("gan-pacgan-arch", "toy-pacgan-{data}", "GAN, PacGAN's architecture (ours)")]
 DATASETS = [("ring", "ring8", 8), ("grid", "grid25", 25)]
 SEEDS = 10
-# PacGAN (Lin et al. 2018), as gathered in PROTOCOLS.md: (modes, HQ %, reverse KL) per dataset.
-# PacGAN2 and PacGAN3 rows were not transcribed there; they are left blank, not guessed.
+# PacGAN (Lin et al. 2018): (modes, HQ %, reverse KL) per dataset. Its PacGAN2 and PacGAN3
+# rows are left blank, not guessed.
 PUBLISHED = [
     ("GAN (PacGAN paper)", "6.3 ± 0.5", "98.2", "0.45", "17.3 ± 0.8", "94.8", "0.70"),
     ("PacGAN2 (PacGAN paper)", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"),
     ("PacGAN3 (PacGAN paper)", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"),
     ("PacGAN4 (PacGAN paper)", "7.8", "95.9", "0.07", "24.8 ± 0.2", "93.6", "0.04"),
 ]
-METRICS = ["modes2500", "hq_fraction2500", "reverse_kl2500"]
-DRY_RUN_OVERRIDES = ["train.steps=10", "log.every=5", "log.diagnostics_every=5", "log.checkpoint_every=10"]
 
 
-def mean_se(values: list[float]) -> tuple[float, float]:
-    """Mean and standard error (sample std / sqrt(n)); a non-finite value (reverse KL of a run
-    with no high-quality sample) makes both infinite rather than hiding it."""
-    a = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(a)):
-        return math.inf, math.inf
-    se = float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0
-    return float(a.mean()), se
+def arms(opts: Options) -> list[Arm]:
+    return [Arm(f"{key}/{data}", preset.format(data=data)) for key, preset, _ in SETTINGS for _, data, _ in DATASETS]
 
 
-def score_run(run_dir: Path, seed: int, scale: float) -> dict[str, float]:
-    """The mode metrics of a finished run, on samples from its newest checkpoint, plus the
-    mode count under a stricter rule (``modes2500_fifth``: at least a fifth of a uniform
-    share, n/(5K), of high-quality samples) on the same samples, for comparison only."""
+def strict_modes(t: Trained, opts: Options) -> dict[str, float]:
+    """The mode count under a stricter rule (``modes2500_fifth``: at least a fifth of a
+    uniform share, n/(5K), of high-quality samples) on the same samples, for comparison."""
     from gankit.data.toy import toy_spec
     from gankit.metrics.modes import N_SAMPLES, mode_stats
 
-    G, cfg, context, _ = load_generator(run_dir)
-    data = load_dataset(cfg.data.name)
-    noise = sample_noise(cfg, context, seed + 10_000)
-    ctx = EvalContext(sample=lambda n: generate(G, n, noise, cfg.data.pixel_range), data=data, seed=seed, scale=scale)
-    out = evaluate(METRICS, ctx)
-    spec = toy_spec(cfg.data.name)
-    strict = mode_stats(spec.to_physical(ctx.samples(N_SAMPLES)), spec, min_fraction=0.2)
-    out["modes2500_fifth"] = float(strict.modes)
-    return out
+    spec = toy_spec(t.cfg.data.name)
+    return {"modes2500_fifth": float(mode_stats(spec.to_physical(t.ctx.samples(N_SAMPLES)), spec, min_fraction=0.2).modes)}
 
 
 def draw_samples(path: Path, panels: list[tuple[str, Any, Any]]) -> None:
@@ -98,44 +76,19 @@ def draw_samples(path: Path, panels: list[tuple[str, Any, Any]]) -> None:
     plt.close(fig)
 
 
-@register_reproduction("toy2d", "Toy 2-D mixtures (ring 8, grid 25): modes, HQ fraction, reverse KL over 10 seeds")
-def run(out: Path, *, full: bool = False, paper_exact: bool = False, dry_run: bool = False, seed: int = 0) -> dict[str, Any]:
+def summarize(runs: list[Trained], opts: Options) -> Summary:
     from gankit.data.toy import toy_spec
 
-    out = Path(out)
-    t0 = time.time()
-    seeds = list(range(seed, seed + (1 if dry_run else SEEDS)))
-    scale = 0.1 if dry_run else 1.0
-    per_run: dict[str, dict[str, list[dict[str, float]]]] = {}
-    panels = []
-    for key, preset_fmt, _ in SETTINGS:
-        per_run[key] = {}
-        for short, data_name, k in DATASETS:
-            preset = preset_fmt.format(data=data_name)
-            rows = []
-            for s in seeds:
-                overrides = [f"seed={s}"] + (DRY_RUN_OVERRIDES if dry_run else [])
-                cfg = load_config(preset, overrides)
-                run_dir = out / "runs" / key / data_name / f"seed-{s}"
-                t1 = time.time()
-                train(cfg, run_dir, progress=False)
-                figures = score_run(run_dir, s, scale)
-                figures.update(seed=s, preset=preset, overrides=overrides, train_seconds=round(time.time() - t1, 1))
-                rows.append(figures)
-                print(f"{key} {data_name} seed {s}: {figures['modes2500']:.0f}/{k} modes, "
-                      f"HQ {100 * figures['hq_fraction2500']:.1f}%, rKL {figures['reverse_kl2500']:.3f} "
-                      f"({figures['train_seconds']:.0f} s)", flush=True)
-            per_run[key][short] = rows
-            spec = toy_spec(data_name)
-            x = spec.to_physical(sample_from(out / "runs" / key / data_name / f"seed-{seeds[0]}", 2500, seed=seeds[0]))
-            panels.append((f"{key}, {data_name}, seed {seeds[0]}", x.numpy(), spec))
-    draw_samples(out / "samples.png", panels)
-
     summary: dict[str, dict[str, Any]] = {}
+    per_run: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    panels = []
     for key, _, _ in SETTINGS:
-        summary[key] = {}
-        for short, _, k in DATASETS:
-            rows = per_run[key][short]
+        summary[key], per_run[key] = {}, {}
+        for short, data_name, k in DATASETS:
+            group = [t for t in runs if t.arm.key == f"{key}/{data_name}"]
+            rows = [{**t.figures, "seed": t.seed, "preset": t.arm.preset, "train_seconds": round(t.train_seconds, 1)}
+                    for t in group]
+            per_run[key][short] = rows
             m, m_se = mean_se([r["modes2500"] for r in rows])
             hq, hq_se = mean_se([r["hq_fraction2500"] for r in rows])
             rkl, rkl_se = mean_se([r["reverse_kl2500"] for r in rows])
@@ -143,7 +96,10 @@ def run(out: Path, *, full: bool = False, paper_exact: bool = False, dry_run: bo
                 "modes_mean": m, "modes_se": m_se, "hq_mean": hq, "hq_se": hq_se, "rkl_mean": rkl, "rkl_se": rkl_se,
                 "full_seeds": sum(1 for r in rows if r["modes2500"] == k), "seeds": len(rows),
             }
-    wall = time.time() - t0
+            spec = toy_spec(data_name)
+            first = group[0]
+            panels.append((f"{key}, {data_name}, seed {first.seed}", spec.to_physical(first.ctx.samples(2500)).numpy(), spec))
+    draw_samples(runs[0].out / "samples.png", panels)
 
     def cells(key: str) -> list[str]:
         out_cells = []
@@ -154,7 +110,6 @@ def run(out: Path, *, full: bool = False, paper_exact: bool = False, dry_run: bo
         return out_cells
 
     rows_tab = [list(r) for r in PUBLISHED] + [[title, *cells(key)] for key, _, title in SETTINGS]
-    tab = table(["", "ring modes /8", "ring HQ %", "ring rKL", "grid modes /25", "grid HQ %", "grid rKL"], rows_tab)
     d = summary["gankit-default"]
     result = {
         "ring_modes_mean": d["ring"]["modes_mean"], "ring_hq_mean": d["ring"]["hq_mean"],
@@ -162,29 +117,34 @@ def run(out: Path, *, full: bool = False, paper_exact: bool = False, dry_run: bo
         "grid_modes_mean": d["grid"]["modes_mean"], "grid_hq_mean": d["grid"]["hq_mean"],
         "grid_rkl_mean": d["grid"]["rkl_mean"], "grid_full_seeds": d["grid"]["full_seeds"],
         "summary": summary,
-        "wall_seconds": round(wall, 1),
-        "settings": {"seeds": seeds, "dry_run": dry_run, "samples": max(1, int(round(2500 * scale))),
-                     "mode_rule": "captured: >= 1 high-quality (< 3 sigma) sample nearest to the mode (VEEGAN text, "
-                                  "PacGAN code); rKL over HQ samples; modes2500_fifth per run: >= n/(5K) HQ samples",
-                     "runs": per_run},
     }
-    report = "\n".join([
-        "# Toy 2-D mixtures (PacGAN protocol)",
-        "",
-        tab,
-        "",
-        f"Mean ± standard error over seeds {seeds[0]}..{seeds[-1]}; {result['settings']['samples']} samples per run. "
+    samples = runs[0].ctx.count(2500)
+    seeds = sorted({t.seed for t in runs})
+    notes = [
+        f"Mean ± standard error over seeds {seeds[0]}..{seeds[-1]}; {samples} samples per run. "
         "High quality: within 3σ of the nearest mode; a mode counts when at least one high-quality sample lands "
         "on it (VEEGAN's rule, as PacGAN's released code counts it); reverse KL of the high-quality mode "
         "histogram against uniform. Per-run counts under a stricter rule (>= a fifth of a uniform share) are "
         "in result.json (`modes2500_fifth`).",
         "Presets: `toy-ring8`/`toy-grid25` (gankit default), `toy-pacgan-ring8`/`toy-pacgan-grid25` (PacGAN "
-        "architecture, pack 1). Our step budgets are far shorter than PacGAN's; see docs/results/theory-toy.md.",
+        "architecture, pack 1). Our step budgets are far shorter than PacGAN's.",
         "Samples of the first seed: `samples.png`. Run directories: `runs/`.",
-        f"Wall time {wall:.0f} s.",
-        "" if not dry_run else "\n**Dry run**: 1 seed, a few steps; the figures mean nothing.",
-    ])
-    write_result(out, "toy2d", result, report + "\n")
-    print(tab)
-    print(f"\nwall time {wall:.0f} s; result in {out / 'result.json'}")
-    return result
+    ]
+    settings = {"samples": samples,
+                "mode_rule": "captured: >= 1 high-quality (< 3 sigma) sample nearest to the mode (VEEGAN text, "
+                             "PacGAN code); rKL over HQ samples; modes2500_fifth per run: >= n/(5K) HQ samples",
+                "per_run": per_run}
+    headers = ["", "ring modes /8", "ring HQ %", "ring rKL", "grid modes /25", "grid HQ %", "grid rKL"]
+    return Summary(result, headers, rows_tab, notes, settings)
+
+
+register(Reproduction(
+    name="toy2d",
+    title="Toy 2-D mixtures (PacGAN protocol)",
+    description="Toy 2-D mixtures (ring 8, grid 25): modes, HQ fraction, reverse KL over 10 seeds",
+    arms=arms,
+    summarize=summarize,
+    metrics=("modes2500", "hq_fraction2500", "reverse_kl2500"),
+    seeds=SEEDS,
+    extra_figures=strict_modes,
+))

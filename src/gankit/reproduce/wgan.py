@@ -31,16 +31,14 @@ from typing import Any
 import torch
 
 from gankit.atomic import write_text
-from gankit.config import DRY_RUN_OVERRIDES
-from gankit.config import load_config
-from gankit.data.datasets import Dataset, load_dataset
+from gankit.config import Config
+from gankit.data.datasets import Dataset
 from gankit.metrics.classifier import ClassifierFD
 from gankit.metrics.parzen import parzen_window
-from gankit.reproduce.registry import register_reproduction
-from gankit.reproduce.report import table, write_result
+from gankit.reproduce.runner import Arm, Options, Reproduction, Steps, Summary, Trained, register, table
 from gankit.training.algorithm1 import StepStats
 from gankit.training.build import generate
-from gankit.training.run import sample_noise, train
+from gankit.training.generator import sample_noise
 from gankit.training.state import TrainState
 
 DEFAULT_STEPS = 4000
@@ -123,61 +121,47 @@ def _plot(path: Path, rows: list[dict[str, float]]) -> None:
     plt.close(fig)
 
 
-@register_reproduction("wgan", "WGAN: the critic's estimate falls as sample quality (classifier FD) improves, MNIST")
-def run(out: Path, *, full: bool = False, paper_exact: bool = False, dry_run: bool = False, seed: int = 0) -> dict[str, Any]:
+CURVE = "curve.jsonl"  # in the run directory: a resumed run keeps the records up to its checkpoint
+
+
+def callbacks(cfg: Config, data: Dataset, run_dir: Path, opts: Options) -> list:
+    every = 2 if opts.dry_run else (2000 if opts.full else EVAL_EVERY)
+    n_samples, n_valid, n_test, n_cfd, n_real = ((100, 50, 100, 200, 200) if opts.dry_run else
+                                                 (PARZEN_SAMPLES, PARZEN_VALID, PARZEN_TEST, CFD_SAMPLES, CFD_REAL))
+    cfd = ClassifierFD(data.name, data.test.x[:min(n_real, data.test.x.shape[0])])
+    warmup = CriticWarmup(cfg.train.k, first=2 if opts.dry_run else 25, many=5 if opts.dry_run else 100)
+    tracker = EstimateAndQuality(run_dir / CURVE, data, every, cfg, n_samples, n_valid, n_test, cfg.seed, cfd, n_cfd,
+                                 skip_first=warmup.first)
+    return [warmup, tracker]
+
+
+def summarize(runs: list[Trained], opts: Options) -> Summary:
     from scipy.stats import spearmanr
 
-    steps = FULL_STEPS if full else DEFAULT_STEPS
-    every = EVAL_EVERY if not full else 2000
-    overrides = [f"seed={seed}", f"train.steps={steps}", f"log.checkpoint_every={every * 5}", "log.samples_every=1000"]
-    n_samples, n_valid, n_test, n_cfd, n_real = PARZEN_SAMPLES, PARZEN_VALID, PARZEN_TEST, CFD_SAMPLES, CFD_REAL
-    if dry_run:
-        overrides += DRY_RUN_OVERRIDES
-        every, n_samples, n_valid, n_test, n_cfd, n_real = 2, 100, 50, 100, 200, 200
-    cfg = load_config("wgan", overrides)
-    data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.limit)
-    n_real = min(n_real, data.test.x.shape[0])
-    out.mkdir(parents=True, exist_ok=True)
-    cfd = ClassifierFD(data.name, data.test.x[:n_real])
-    warmup = CriticWarmup(cfg.train.k, first=2 if dry_run else 25, many=5 if dry_run else 100)
-    tracker = EstimateAndQuality(out / "curve.jsonl", data, every, cfg, n_samples, n_valid, n_test, seed, cfd, n_cfd,
-                                 skip_first=warmup.first)
-    t0 = time.time()
-    state = train(cfg, out / "train", callbacks=[warmup, tracker])
-    wall = time.time() - t0
-
+    t = runs[0]
+    cfg, seed = t.cfg, t.seed
+    rows = [json.loads(line) for line in (t.run_dir / CURVE).read_text().splitlines() if line.strip()]
+    n_cfd = CFD_SAMPLES if not opts.dry_run else 200
+    cfd = ClassifierFD(t.data.name, t.data.test.x[:CFD_REAL if not opts.dry_run else 200])
     # the quality measure's own noise: cfd of the final G on independent noise draws
-    redraws = [cfd(generate(state.G, n_cfd, sample_noise(cfg, {"num_classes": 0}, seed + 20_000 + i), cfg.data.pixel_range))
+    redraws = [cfd(generate(t.state.G, n_cfd, sample_noise(cfg, {"num_classes": 0}, seed + 20_000 + i), cfg.data.pixel_range))
                for i in range(3)]
     noise_sd = float(torch.tensor(redraws).std())
-
-    rows = tracker.rows
     scored = [r for r in rows if r["estimate"] == r["estimate"]]  # a record with no estimate (nan) is left out
     est = [r["estimate"] for r in scored]
     rho = float(spearmanr(est, [r["cfd"] for r in scored]).statistic) if len(scored) >= 3 else float("nan")
     rho_parzen = float(spearmanr(est, [-r["parzen_mean"] for r in scored]).statistic) if len(scored) >= 3 else float("nan")
     cfd_change = max(r["cfd"] for r in rows) - min(r["cfd"] for r in rows) if rows else float("nan")
-    tab = table(
-        ["step", "critic estimate", f"cfd ({n_cfd} samples)", f"Parzen LL ({n_samples} samples, nats)"],
-        [(r["step"], f"{r['estimate']:.5f}", f"{r['cfd']:.2f}", f"{r['parzen_mean']:.1f} ± {r['parzen_se']:.1f}") for r in rows],
-    )
     if rows:
-        _plot(out / "curve.png", rows)
+        _plot(t.out / "curve.png", rows)
     settings = {
-        "preset": "wgan",
         "nets": f"generator {cfg.generator.name}, critic {cfg.discriminator.name} (the paper's MLP nets; critic without dropout)",
-        "overrides": overrides,
-        "steps": state.step,
-        "eval_every": every,
-        "critic_warmup": {"first": warmup.first, "every": warmup.every, "n_critic": warmup.many},
-        "quality_measure": f"cfd: Fréchet distance between Gaussians fitted to the shipped MNIST digit classifier's "
-        f"128-d features of {n_cfd} samples (fixed noise, seed {seed + 10_000}) and of the first {n_real} test images; lower is better",
-        "secondary_measure": f"Parzen-window log-likelihood of {n_test} test images, {n_samples} samples, "
-        f"sigma chosen on {n_valid} validation images",
+        "critic_warmup": "100 critic steps for the first 25 generator steps and every 500th",
+        "quality_measure": "cfd: Fréchet distance between Gaussians fitted to the shipped MNIST digit classifier's "
+        f"128-d features of {n_cfd} samples and of the first test images; lower is better",
+        "secondary_measure": "Parzen-window log-likelihood of test images under a few thousand samples",
         "estimate": "mean of -(critic loss) = E f(x) - E f(G(z)) over the generator steps since the previous record "
         "(one value per generator step; the first warm-up steps, where the critic is still catching up, left out)",
-        "seed": seed,
-        "dry_run": dry_run,
         "torch_threads": torch.get_num_threads(),
     }
     result = {
@@ -189,25 +173,26 @@ def run(out: Path, *, full: bool = False, paper_exact: bool = False, dry_run: bo
         "cfd_final_redraws": redraws,
         "cfd_change_over_run": cfd_change,
         "curve": rows,
-        "wall_seconds": round(wall, 1),
-        "settings": settings,
     }
-    report = "\n".join([
-        "# WGAN (Arjovsky et al. 2017): does the critic's estimate track sample quality? (MNIST)",
-        "",
-        tab,
-        "",
+    table_rows = [(r["step"], f"{r['estimate']:.5f}", f"{r['cfd']:.2f}", f"{r['parzen_mean']:.1f} ± {r['parzen_se']:.1f}")
+                  for r in rows]
+    notes = [
         f"Spearman rho(estimate, cfd) = **{rho:.3f}** over {len(scored)} records "
-        f"(preset `wgan`, {state.step} generator steps, seed {seed}, {wall:.0f} s); "
-        f"rho(estimate, -Parzen) = {rho_parzen:.3f}.",
+        f"(preset `{t.arm.preset}`, {t.state.step} generator steps, seed {seed}); rho(estimate, -Parzen) = {rho_parzen:.3f}.",
         f"Quality: {settings['quality_measure']}. Its noise: sd {noise_sd:.2f} over 3 independent draws of the final "
         f"generator, against a range of {cfd_change:.2f} over the run.",
         f"The estimate: {settings['estimate']}. Nets: {settings['nets']}.",
         "Critic warm-up as in the released code: 100 critic steps for the first 25 generator steps and every 500th.",
-        "" if not dry_run else "\n**Dry run**: tiny data and sample counts; the figures mean nothing.",
-    ])
-    write_result(out, "wgan", result, report + "\n")
-    print(tab)
-    print(f"\nSpearman rho(estimate, cfd) = {rho:.3f} (cfd noise sd {noise_sd:.2f}, range {cfd_change:.2f}); "
-          f"wall time {wall:.0f} s; result in {out / 'result.json'}")
-    return result
+        "Curve: `curve.png`.",
+    ]
+    return Summary(result, ["step", "critic estimate", "cfd", "Parzen LL (nats)"], table_rows, notes, settings)
+
+
+register(Reproduction(
+    name="wgan",
+    title="WGAN (Arjovsky et al. 2017): does the critic's estimate track sample quality? (MNIST)",
+    description="WGAN: the critic's estimate falls as sample quality (classifier FD) improves, MNIST",
+    arms=lambda opts: [Arm("wgan", "wgan", Steps(default=DEFAULT_STEPS, full=FULL_STEPS))],
+    summarize=summarize,
+    callbacks=callbacks,
+))

@@ -160,7 +160,7 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
                        autocast=forward_context(cfg.train.precision), d_passes=joint_pass if cfg.train.joint_d_batch else separate_passes,
                        conditions=conditions)
     if cfg.train.ema_decay is not None:
-        state.extras["G_ema"] = EMA(G, cfg.train.ema_decay, cfg.train.ema_warmup)  # copied before compiling: a plain module
+        state.ema = EMA(G, cfg.train.ema_decay, cfg.train.ema_warmup)  # copied before compiling: a plain module
     if cfg.train.compile:
         # In place, so parameter names (checkpoints) do not change. Static shapes: every
         # training batch is full (MinibatchSource drops the incomplete tail of an epoch),
@@ -179,8 +179,7 @@ def sampling_description(cfg: Config) -> str:
 
 def sampling_generator(state: TrainState) -> nn.Module:
     """The generator to draw samples from: the weight average if the run keeps one."""
-    ema = state.extras.get("G_ema")
-    return ema.module if ema is not None else state.G
+    return state.ema.module if state.ema is not None else state.G
 
 
 @torch.no_grad()

@@ -1,7 +1,8 @@
 """Progress and collapse diagnostics during any training.
 
-``make_diagnostics(cfg, run_dir, state, writer)`` returns callbacks that run every step.
-Every ``log.diagnostics_every`` steps (and at step 1) they measure
+``Diagnostics(cfg, run_dir, state)`` is a callback that runs every step (one of the
+default callbacks when ``log.diagnostics`` is on). Every ``log.diagnostics_every`` steps
+(and at step 1) it measures
 
 - ``diag_d_real``, ``diag_d_fake``: mean D(x) and D(G(z)) on the step's minibatches;
 - ``diag_g_grad_norm``: the norm of the generator's gradient from that step's update
@@ -14,8 +15,8 @@ Every ``log.diagnostics_every`` steps (and at step 1) they measure
   distance. The collapse warning uses the second: early in training G's samples are spread
   around the modes but not yet within 3σ, which is not a collapse.
 
-The numbers go into ``state.extras['diagnostics_row']`` on logging steps (so into
-metrics.jsonl and TensorBoard) and into the progress bar. Between measurements a step
+The numbers go into ``log_row`` on logging steps (MetricsLog adds them to metrics.jsonl and
+TensorBoard) and into ``bar_text`` for the progress bar. Between measurements a step
 costs two integer comparisons. The samples come from the callback's own noise and data
 generators, so turning diagnostics on or off never changes the training run itself.
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import torch
 
@@ -81,6 +82,8 @@ class Diagnostics:
         self.warned: set[str] = set()
         self.pending: dict[str, float] = {}
         self.latest: dict[str, float] = {}
+        self.log_row: dict[str, float] = {}  # for this step's metrics row (MetricsLog runs after us); empty off logging steps
+        self.bar_text = ""  # the latest measurements, for the progress bar
 
     # -- measurements ------------------------------------------------------------------
 
@@ -166,12 +169,11 @@ class Diagnostics:
             row = self.measure(s, st)
             self.check(step, row)
             self.pending, self.latest = row, row
-            s.extras["diagnostics_postfix"] = self.postfix(row)
+            self.bar_text = self.postfix(row)
         if step % self.log_every == 0 or step == 1:
-            s.extras["diagnostics_row"] = self.pending  # MetricsLog runs after us on this step
-            self.pending = {}
-        elif s.extras.get("diagnostics_row"):
-            s.extras["diagnostics_row"] = {}
+            self.log_row, self.pending = self.pending, {}
+        else:
+            self.log_row = {}
 
     def postfix(self, row: dict[str, float]) -> str:
         text = f" |gradG|={row['diag_g_grad_norm']:.3g} div={row['diag_diversity']:.2f}"
@@ -179,9 +181,3 @@ class Diagnostics:
             text += f" modes={int(row['diag_modes'])}/{self.spec.num_modes}"
         return text
 
-
-def make_diagnostics(cfg: Config, run_dir: Path, state: TrainState, writer: Any) -> list:
-    """The diagnostics callbacks for a run (``log.diagnostics: false`` skips them)."""
-    if not cfg.log.diagnostics:
-        return []
-    return [Diagnostics(cfg, run_dir, state)]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Optional, Protocol
 
 import math
@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from gankit.data.batches import MinibatchSource
 from gankit.objectives.base import Objective
+from gankit.training.ema import EMA
 from gankit.training.optim import Schedule
 
 
@@ -91,6 +92,7 @@ class ConditionSource(Protocol):
     """Draws z and the conditions for m generated examples; its state is checkpointed."""
 
     def sample(self, m: int) -> tuple[Tensor, Conditions]: ...
+    def fixed(self, n: int) -> Optional[Conditions]: ...  # the same n conditions every call (sample grids), or None
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
@@ -104,6 +106,9 @@ class NoiseLabels:
     def sample(self, m: int) -> tuple[Tensor, Conditions]:
         z, y = self.noise.sample(m)
         return z, Conditions(y)
+
+    def fixed(self, n: int) -> Optional[Conditions]:
+        return None  # grids pick their own labels (one class per column)
 
     def state_dict(self) -> dict[str, Any]:
         return {}  # everything it draws comes from the noise sampler, checkpointed on its own
@@ -126,6 +131,10 @@ class PairedMinibatches:
             raise ValueError(f"paired minibatches hold {a.shape[0]} examples, {m} were asked for")
         return z, Conditions(a, b)
 
+    def fixed(self, n: int) -> Optional[Conditions]:
+        """The first n training pairs."""
+        return Conditions(self.pairs.x[:n], self.pairs.y[:n])
+
     def state_dict(self) -> dict[str, Any]:
         return {"pairs": self.pairs.state_dict()}
 
@@ -145,7 +154,7 @@ class TrainState:
     schedule: Schedule
     k: int = 1
     step: int = 0  # generator updates done
-    extras: dict[str, Any] = field(default_factory=dict)  # e.g. EMA weights, added by callbacks
+    ema: Optional[EMA] = None  # the average of G's weights (train.ema_decay), updated after each G step
     autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext  # see forward_context
     d_passes: DPasses = separate_passes  # how D's step gets its logits (train.joint_d_batch: joint_pass)
     conditions: Optional[ConditionSource] = None  # what G is conditioned on; None: NoiseLabels(noise)

@@ -2,17 +2,12 @@
 input | output | target pictures that training and reproductions draw."""
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor, nn
 
-from gankit.config import Config
-from gankit.data.datasets import Dataset
-from gankit.data.paired import oriented
 from gankit.training.build import to_net_range, to_unit_range
 
-PREVIEW = 30  # pairs in a training sample grid: 10 rows of 3 (input, output, target) triplets
+PREVIEW = 30  # pairs in a training sample grid: 10 rows of three (input, output, target) triplets
 
 
 @torch.no_grad()
@@ -42,11 +37,3 @@ def columns(*images: Tensor) -> Tensor:
     """Tiles ordered example by example: [a0, b0, c0, a1, b1, c1, ...] (one column per argument)."""
     images = same_channels(*images)
     return torch.stack(images, 1).reshape(-1, *images[0].shape[1:])
-
-
-def preview_pairs(data: Dataset, cfg: Config, n: int = PREVIEW) -> Optional[tuple[Tensor, Tensor]]:
-    """The first ``n`` test pairs (A, B) in the nets' range, or None for data without pairs."""
-    data = oriented(data, cfg.data.direction)
-    if data.test.a is None:
-        return None
-    return to_net_range(data.test.a[:n], cfg.data.pixel_range), to_net_range(data.test.x[:n], cfg.data.pixel_range)

@@ -1,0 +1,353 @@
+"""The callbacks of a training run, and the one place that sets the order they run in.
+
+Each runs after every generator step (``algorithm1``'s ``callbacks``): the divergence
+guard, the weight average, diagnostics, metrics.jsonl and TensorBoard, sample grids,
+checkpoints, fault injection, the progress bar and a clean stop on SIGTERM or Ctrl-C.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+import torch
+
+from gankit.config import Config
+from gankit.errors import CheckpointError, DivergenceError
+from gankit.images import save_grid
+from gankit.training import checkpoint as ckpt
+from gankit.training.algorithm1 import Callback, StepStats
+from gankit.training.build import sampling_generator
+from gankit.training.diagnostics import Diagnostics
+from gankit.training.resume import CHECKPOINTS, state_payload
+from gankit.training.state import Conditions, NoiseSampler, TrainState
+from gankit.training.translation import PREVIEW, columns
+
+
+class DivergenceGuard:
+    """Stops the run at the first step with a non-finite loss, and at logging steps and
+    before every checkpoint if a weight is non-finite, so a diverged state is never saved.
+
+    The loss check is one host sync per step on two scalars; the weight check reads
+    every parameter, so it runs only every ``every`` steps.
+    """
+
+    ADVICE = (
+        "Try a lower learning rate (optim_d.lr, optim_g.lr), the non-saturating objective, "
+        "or a different seed"
+    )
+
+    def __init__(self, every: int, last_checkpoint: Callable[[], Optional[Path]] = lambda: None) -> None:
+        self.every = every
+        self.last_checkpoint = last_checkpoint
+
+    def fail(self, step: int, what: str) -> None:
+        last = self.last_checkpoint()
+        kept = f"its last good checkpoint {last.name} is kept" if last is not None else "no checkpoint had been written yet"
+        raise DivergenceError(f"diverged at step {step}: {what}; training stopped and {kept}. {self.ADVICE}.")
+
+    def check_weights(self, s: TrainState, step: int) -> None:
+        for net_name, net in (("generator", s.G), ("discriminator", s.D)):
+            flags = [torch.isfinite(p).all() for p in net.parameters()]
+            if flags and not bool(torch.stack(flags).all()):
+                bad = next(n for n, p in net.named_parameters() if not bool(torch.isfinite(p).all()))
+                self.fail(step, f"the {net_name}'s weights are not finite (first: {bad})")
+
+    def __call__(self, s: TrainState, st: StepStats) -> None:
+        losses = torch.stack([st.d_loss.float(), st.g_loss.float()])
+        if not bool(torch.isfinite(losses).all()):
+            d, g = losses.tolist()
+            which = "discriminator" if not math.isfinite(d) else "generator"
+            self.fail(st.step, f"the {which} loss is {d if which == 'discriminator' else g}")
+        if st.step % self.every == 0:
+            self.check_weights(s, st.step)
+
+
+class MetricsLog:
+    """metrics.jsonl and TensorBoard scalars every ``every`` steps (DivergenceGuard, which
+    runs before it, has already stopped the run on non-finite numbers), with the
+    measurements of ``diagnostics`` (which run before it too) in the same row."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        every: int,
+        tensorboard: bool,
+        resumed_at: Optional[int] = None,
+        diagnostics: Optional[Diagnostics] = None,
+    ) -> None:
+        self.path = run_dir / "metrics.jsonl"
+        self.every = every
+        self.diagnostics = diagnostics
+        self.t0 = time.time()
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            # On resume, drop the events logged after the checkpoint: they are logged again.
+            self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=None if resumed_at is None else resumed_at + 1)
+        self.latest: dict[str, float] = {}
+
+    def __call__(self, s: TrainState, st: StepStats) -> None:
+        if st.step % self.every and st.step != 1:
+            return
+        row = {
+            "step": st.step,
+            "loss_d": st.d_loss.item(),
+            "loss_g": st.g_loss.item(),
+            "d_real": torch.sigmoid(st.real_logits).mean().item(),
+            "d_fake": torch.sigmoid(st.fake_logits).mean().item(),
+            "lr_d": s.opt_d.param_groups[0]["lr"],
+            "lr_g": s.opt_g.param_groups[0]["lr"],
+            "seconds": round(time.time() - self.t0, 3),
+        }
+        if self.diagnostics is not None:
+            row.update(self.diagnostics.log_row)
+        self.latest = row
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as e:  # name the file: a failed write() does not
+            raise OSError(e.errno, e.strerror or str(e), str(self.path)) from e
+        if self.writer is not None:
+            for k, v in row.items():
+                if k not in ("step", "seconds") and isinstance(v, (int, float)):
+                    self.writer.add_scalar(k, v, st.step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class SampleGrids:
+    """The same 100 noise vectors rendered every ``every`` steps, so grids show progress.
+    With ``pairs`` (fixed inputs and targets of paired data) each grid row shows three
+    input | output | target triplets instead."""
+
+    def __init__(self, run_dir: Path, every: int, noise: NoiseSampler, pixel_range: str, writer=None,
+                 pairs: Optional[Conditions] = None) -> None:
+        self.dir = run_dir / "samples"
+        self.every, self.pixel_range, self.writer = every, pixel_range, writer
+        fixed = NoiseSampler(noise.dim, noise.distribution, noise.scale, noise.num_classes, seed=1234)
+        self.z, self.y = fixed.sample(100 if pairs is None or pairs.y is None else pairs.y.shape[0])
+        self.target = None if pairs is None else pairs.target
+        if pairs is not None:
+            self.y = pairs.y
+        elif self.y is not None:
+            self.y = torch.arange(100) % noise.num_classes
+
+    @torch.no_grad()
+    def render(self, s: TrainState, name: str) -> Optional[Path]:
+        G = sampling_generator(s)  # the EMA where the run keeps one: what `gankit sample` draws from
+        was = G.training
+        G.eval()
+        x = G(self.z, self.y)
+        G.train(was)
+        if x.dim() != 4:  # not images (e.g. toy points [N, d]): no grid to draw
+            return None
+        unit = (lambda t: t) if self.pixel_range == "unit" else (lambda t: (t + 1) / 2)
+        x, nrow = unit(x), 10
+        if self.target is not None:
+            x, nrow = columns(unit(self.y), x, unit(self.target)), 9
+        path = self.dir / name
+        save_grid(x, path, nrow=nrow)
+        if self.writer is not None:
+            from gankit.images import make_grid
+
+            self.writer.add_image("samples", make_grid(x, nrow), s.step, dataformats="HWC")
+        return path
+
+    def __call__(self, s: TrainState, st: StepStats) -> None:
+        if st.step % self.every == 0:
+            self.render(s, f"step-{st.step:08d}.png")
+
+
+class Checkpointer:
+    """Saves every ``every`` steps or ``seconds`` of wall time, whichever comes first, and
+    keeps the newest ``keep``. The weights are checked first: a diverged state is never saved."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        cfg: Config,
+        context: dict[str, Any],
+        every: int,
+        seconds: float,
+        keep: int,
+        guard: Optional[DivergenceGuard] = None,
+    ) -> None:
+        self.dir = run_dir / CHECKPOINTS
+        self.cfg, self.context, self.every, self.seconds, self.keep = cfg, context, every, seconds, keep
+        self.guard = guard
+        self.last_time = time.monotonic()
+
+    def last(self) -> Optional[Path]:
+        found = ckpt.list_checkpoints(self.dir)
+        return found[-1] if found else None
+
+    def save(self, s: TrainState) -> Path:
+        if self.guard is not None:
+            self.guard.check_weights(s, s.step)
+        path = ckpt.checkpoint_path(self.dir, s.step)
+        previous = self.last()
+        hook = ckpt.write_fault_hook()
+        try:
+            ckpt.save(path, state_payload(s, self.cfg, self.context), hook=hook)
+        except CheckpointError as e:
+            kept = f"the last good checkpoint {previous.name} is intact" if previous is not None else "no earlier checkpoint exists"
+            raise CheckpointError(f"{e}; {kept}; free some space and run the same command again to resume") from None
+        self.last_time = time.monotonic()
+        if hook is not None:
+            hook("pruning")
+        for old in ckpt.list_checkpoints(self.dir)[: -self.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def __call__(self, s: TrainState, st: StepStats) -> None:
+        if st.step % self.every == 0 or time.monotonic() - self.last_time >= self.seconds:
+            self.save(s)
+
+
+class StopOnSignal:
+    """SIGTERM (a scheduler's preemption) or a first Ctrl-C: finish the current step, save a
+    checkpoint, then stop with KeyboardInterrupt. A second Ctrl-C stops at once."""
+
+    def __init__(self, saver: Checkpointer, say: Callable[[str], None]) -> None:
+        self.saver, self.say = saver, say
+        self.requested: Optional[str] = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set from the main thread
+            return
+        previous = {sig: signal.signal(sig, self._handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def __call__(self, s: TrainState, st: StepStats) -> None:
+        if self.requested is None:
+            return
+        if self.saver.last() != ckpt.checkpoint_path(self.saver.dir, s.step):
+            self.saver.save(s)
+        self.say(f"gankit: {self.requested}: stopped after step {s.step} and saved {self.saver.last().name}; run the same command to continue")
+        raise KeyboardInterrupt
+
+
+class KillAtStep:
+    """Fault injection for the resume tests: SIGKILL at the end of step N (see checkpoint.FAULT_ENV)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def __call__(self, s: TrainState, st: StepStats) -> None:
+        if st.step == self.step:
+            ckpt.kill_self()
+
+
+class ProgressBar:
+    def __init__(
+        self, total: int, start: int, every: int, log: MetricsLog, diagnostics: Optional[Diagnostics] = None, desc: str = "train"
+    ) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, initial=start, desc=desc, unit="step", dynamic_ncols=True, mininterval=1.0)
+        self.every, self.log, self.diagnostics = every, log, diagnostics
+
+    def __call__(self, s: TrainState, st: StepStats) -> None:
+        self.bar.update(1)
+        if st.step % self.every == 0 and self.log.latest:
+            r = self.log.latest
+            self.bar.set_postfix_str(
+                f"loss_d={r['loss_d']:.3f} loss_g={r['loss_g']:.3f} D(x)={r['d_real']:.2f} D(G(z))={r['d_fake']:.2f}"
+                + (self.diagnostics.bar_text if self.diagnostics is not None else ""),
+                refresh=False,
+            )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+@dataclass
+class TrainingCallbacks:
+    """A run's callbacks: ``ordered`` is what runs after each generator step, in that order;
+    the named ones are those ``train`` also uses outside the loop (None when not made)."""
+
+    ordered: list[Callback]
+    log: Optional[MetricsLog] = None
+    grids: Optional[SampleGrids] = None
+    saver: Optional[Checkpointer] = None
+    bar: Optional[ProgressBar] = None
+    stop: Optional[StopOnSignal] = None
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.log is not None:
+            self.log.close()
+
+
+def default_callbacks(
+    cfg: Config,
+    state: TrainState,
+    run_dir: Optional[Path] = None,
+    context: Optional[dict[str, Any]] = None,
+    *,
+    resumed: bool = False,
+    extra: Iterable[Callback] = (),
+    progress: bool = False,
+    say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> TrainingCallbacks:
+    """The callbacks every training of ``cfg`` runs with. With ``run_dir`` (``gankit train``)
+    they also write the run's files: metrics, TensorBoard, grids and checkpoints (holding
+    ``context``); ``resumed`` drops TensorBoard events after the resumed step, ``extra``
+    are the caller's callbacks. Without it (training in memory, e.g. the Figure 1
+    reproduction) they are the guard, the weight average and diagnostics."""
+    diagnostics = Diagnostics(cfg, run_dir, state) if cfg.log.diagnostics else None
+    log: Optional[MetricsLog] = None
+    grids: Optional[SampleGrids] = None
+    saver: Optional[Checkpointer] = None
+    kill: Optional[KillAtStep] = None
+    bar: Optional[ProgressBar] = None
+    stop: Optional[StopOnSignal] = None
+    guard = DivergenceGuard(cfg.log.every)
+    if run_dir is not None:
+        log = MetricsLog(run_dir, cfg.log.every, cfg.log.tensorboard, state.step if resumed else None, diagnostics)
+        grids = SampleGrids(run_dir, cfg.log.samples_every, state.noise, cfg.data.pixel_range, log.writer,
+                            state.conditions.fixed(PREVIEW))
+        saver = Checkpointer(run_dir, cfg, context or {}, cfg.log.checkpoint_every, cfg.log.checkpoint_seconds,
+                             cfg.log.keep_checkpoints, guard)  # checks the weights first: a diverged state is never saved
+        guard.last_checkpoint = saver.last  # its message names the checkpoint the run keeps
+        kill_at = ckpt.faults().get("kill-at-step")
+        kill = KillAtStep(int(kill_at)) if kill_at else None
+        bar = ProgressBar(cfg.train.steps, state.step, cfg.log.every, log, diagnostics) if progress else None
+        stop = StopOnSignal(saver, say)
+    # One order for every run; each entry says why it sits where it does.
+    ordered = [
+        guard,  # first: a step with a non-finite loss is never averaged, measured, logged or saved
+        state.ema,  # right after G's step: everything after it sees the updated average
+        diagnostics,  # before the log: their measurements land in the same step's metrics row
+        log,
+        *extra,  # the caller's, once the step is logged
+        grids,  # before the checkpoint, like the log: a step's files are on disk by the time its checkpoint is,
+        saver,  # so a resume from it lacks none of them (rows logged after it are dropped and logged again)
+        kill,  # fault injection (resume tests): SIGKILL once step N is complete on disk
+        bar,  # counts the steps that are complete
+        stop,  # last: a requested stop saves the finished step, then ends the run
+    ]
+    return TrainingCallbacks([c for c in ordered if c is not None], log, grids, saver, bar, stop)
