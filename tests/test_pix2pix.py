@@ -209,18 +209,37 @@ def test_generator_step_is_cgan_loss_plus_lambda_l1(lam):
 # Training on folder data and `gankit translate`
 
 
+def _folder_args(root, steps):
+    return ["train", "pix2pix-edges-fashion", "data.name=pix2pix-folder-28", f"data.root={root}", "data.batch_size=4",
+            "data.flip=true", "data.jitter=2", "generator.args.base=4", "discriminator.args.base=4", f"train.steps={steps}",
+            "log.tensorboard=false", "log.checkpoint_every=2", "--no-progress"]
+
+
 @pytest.fixture(scope="module")
 def folder_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("pairs")
     _write_pairs(root / "train", 8, 28, 0)
     _write_pairs(root / "test", 4, 28, 1)
     out = tmp_path_factory.mktemp("runs") / "run"
-    rc = main(["train", "pix2pix-edges-fashion", "data.name=pix2pix-folder-28", f"data.root={root}", "data.batch_size=4",
-               "data.flip=true", "data.jitter=2", "generator.args.base=4", "discriminator.args.base=4", "train.steps=2",
-               "log.tensorboard=false", "--out", str(out), "--no-progress"])
-    assert rc == 0
-    assert (out / "samples" / "final.png").is_file()
+    assert main(_folder_args(root, 2) + ["--out", str(out)]) == 0
+    grid = np.asarray(Image.open(out / "samples" / "final.png"))
+    assert grid.shape[:2] == (2 + 3 * 30, 2 + 9 * 30)  # 8 training pairs: rows of three input | output | target triplets
     return out, root
+
+
+def test_resumed_pix2pix_run_matches_an_uninterrupted_one(folder_run, tmp_path):
+    from gankit.training import checkpoint as ckpt
+    from gankit.training.resume import CHECKPOINTS
+
+    _, root = folder_run
+    assert main(_folder_args(root, 4) + ["--out", str(tmp_path / "straight")]) == 0
+    assert main(_folder_args(root, 2) + ["--out", str(tmp_path / "resumed")]) == 0
+    assert main(_folder_args(root, 4) + ["--out", str(tmp_path / "resumed")]) == 0
+    a, b = (ckpt.load(ckpt.list_checkpoints(tmp_path / d / CHECKPOINTS)[-1]) for d in ("straight", "resumed"))
+    assert a["step"] == b["step"] == 4
+    for net in ("G", "D"):
+        for k, v in a[net].items():
+            assert torch.equal(v, b[net][k]), (net, k)
 
 
 def test_translate_round_trips_a_folder(folder_run, tmp_path):
@@ -266,3 +285,21 @@ def test_translate_bad_inputs_give_one_line(folder_run, tmp_path, capsys, make, 
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert __import__("re").search(message, err)
+
+
+# ---------------------------------------------------------------------------------------
+# The reproduction
+
+
+def test_reproduce_pix2pix_dry_run(tmp_path):
+    import json
+
+    out = tmp_path / "r"
+    assert main(["reproduce", "pix2pix", "--dry-run", "--out", str(out)]) == 0
+    res = json.loads((out / "result.json").read_text())
+    for key in ("fid_l1", "fid_cgan", "fid_l1_cgan", "l1_error_l1_cgan", "class_acc_l1_cgan", "class_acc_real", "wall_seconds"):
+        assert isinstance(res[key], float), key
+    assert 0 <= res["class_acc_l1_cgan"] <= 1 and res["l1_error_l1_cgan"] >= 0
+    assert res["settings"]["dry_run"] is True and len(res["settings"]["runs"]) == 4
+    picture = np.asarray(Image.open(out / "pix2pix.png"))
+    assert picture.shape[1] == 2 + 5 * 30  # five 28-pixel columns with 2-pixel gaps: input, three outputs, target
