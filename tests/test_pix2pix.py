@@ -303,3 +303,12 @@ def test_reproduce_pix2pix_dry_run(tmp_path):
     assert res["settings"]["dry_run"] is True and len(res["settings"]["runs"]) == 4
     picture = np.asarray(Image.open(out / "pix2pix.png"))
     assert picture.shape[1] == 2 + 5 * 30  # five 28-pixel columns with 2-pixel gaps: input, three outputs, target
+
+
+@pytest.mark.parametrize("command", [["sample", "--out", "x.png"], ["interpolate", "--out", "x.png"]])
+def test_noise_only_commands_refuse_a_translator(folder_run, tmp_path, capsys, command):
+    run, _ = folder_run
+    args = [command[0], str(run), command[1], str(tmp_path / command[2])]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "gankit translate" in err

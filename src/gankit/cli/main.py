@@ -112,11 +112,13 @@ def cmd_sample(a: argparse.Namespace) -> int:
     from gankit.images import save_grid
     from gankit.training.generator import load_generator, sample_noise
     from gankit.training.build import generate
+    from gankit.training.translation import refuse_translator
 
     out = Path(a.out)
     if out.suffix not in (".png", ".npy"):
         raise GankitError(f"--out {a.out}: expected a .png or .npy file name")
     G, cfg, context, step = load_generator(a.run)
+    refuse_translator(a.run, context)
     labels = None
     if a.label is not None:
         k = context.get("num_classes", 0)

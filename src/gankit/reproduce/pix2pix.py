@@ -20,7 +20,7 @@ from gankit.images import save_grid
 from gankit.reproduce.runner import Arm, Options, Reproduction, Steps, Summary, Trained, register
 from gankit.training.translation import columns
 
-DEFAULT_STEPS = 1800
+DEFAULT_STEPS = 3000
 FULL_STEPS = 20_000
 PICTURE = "pix2pix.png"
 PICTURE_ROWS = 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from gankit.errors import GankitError
 from gankit.training.build import to_net_range, to_unit_range
 
 PREVIEW = 30  # pairs in a training sample grid: 10 rows of three (input, output, target) triplets
@@ -37,3 +38,10 @@ def columns(*images: Tensor) -> Tensor:
     """Tiles ordered example by example: [a0, b0, c0, a1, b1, c1, ...] (one column per argument)."""
     images = same_channels(*images)
     return torch.stack(images, 1).reshape(-1, *images[0].shape[1:])
+
+
+def refuse_translator(run: str, context: dict) -> None:
+    """Commands that draw from noise alone (sample, interpolate, arithmetic) refuse an
+    image-to-image run with one line pointing at ``gankit translate``."""
+    if context.get("condition_shape"):
+        raise GankitError(f"{run}: an image-to-image run draws nothing from noise alone; use 'gankit translate {run} --input ...'")
