@@ -198,7 +198,9 @@ def test_run_page_in_progress_shows_latest_grid_curves_and_newest_checkpoint(tmp
     assert [f["data-step"] for f in dom.with_class("img", "frame")] == ["100", "200", "300"]
     assert {c["data-panel"] for c in dom.with_class("img", "curve")} == {"losses", "d-outputs", "learning-rates"}
     assert "ckpt-00000300.safetensors" in html and "ckpt-00000200.safetensors" not in html
-    assert "300 of 1000" in html and "incomplete" in html
+    assert "300 of 1000" in html and "incomplete" in html and "not finished" in html
+    done = _fake_run(tmp_path / "done", steps=(500, 1000), final=False)  # toy data: no final grid, all steps done
+    assert "not finished" not in build_report(done)[1]
 
 
 def test_missing_files_leave_their_sections_out(tmp_path):

@@ -35,9 +35,36 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+# Lists and dicts longer than this (as compact JSON) fold away, pretty-printed, so a
+# per-seed list in result.json does not fill the screen.
+FOLD_CHARS = 160
+
+
+def cell(value: Any) -> str:
+    """A value as table-cell markup."""
+    if isinstance(value, Html):
+        return value
+    text = fmt(value)
+    if isinstance(value, (list, dict)) and len(text) > FOLD_CHARS:
+        what = f"{len(value)} item{'s' if len(value) != 1 else ''}"
+        return f"<details><summary>{what}</summary><pre>{esc(json.dumps(value, indent=2, sort_keys=True))}</pre></details>"
+    return esc(text)
+
+
 def kv_table(items: Iterable[tuple[str, Any]], cls: str = "kv") -> str:
-    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(fmt(v)) if not isinstance(v, Html) else v}</td></tr>" for k, v in items)
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{cell(v)}</td></tr>" for k, v in items)
     return f'<table class="{esc(cls)}">{rows}</table>' if rows else ""
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested dicts as dotted keys (``a.b``), sorted; other values as they are."""
+    out: list[tuple[str, Any]] = []
+    for k, v in sorted(d.items(), key=lambda kv: str(kv[0])):
+        if isinstance(v, dict) and v:
+            out += flatten(v, f"{prefix}{k}.")
+        else:
+            out.append((f"{prefix}{k}", v))
+    return out
 
 
 class Html(str):

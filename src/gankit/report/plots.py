@@ -14,6 +14,7 @@ def panel_png(table: MetricsTable, panel: Panel, dpi: int = 100) -> bytes:
     """One panel as PNG bytes: every column of the panel against the step."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(5.2, 3.2), dpi=dpi)
     FigureCanvasAgg(fig)
@@ -23,6 +24,9 @@ def panel_png(table: MetricsTable, panel: Panel, dpi: int = 100) -> bytes:
         ax.plot(xs, ys, label=column, linewidth=1.2, marker="o" if len(xs) < SPARSE else None, markersize=3)
     if panel.log_y:
         ax.set_yscale("log")
+    else:
+        ax.ticklabel_format(axis="y", useOffset=False)  # values as they are, not "+5e-1" offsets
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel("step")
     if panel.ylabel:

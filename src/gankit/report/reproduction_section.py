@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from gankit.report.files import read_picture
-from gankit.report.html import MIME, esc, img, kv_table
+from gankit.report.html import MIME, esc, flatten, img, kv_table
 from gankit.report.markdown import markdown_to_html
 from gankit.report.run_section import is_run_dir, run_facts, run_section
 
@@ -70,16 +70,6 @@ def _figures(result: dict[str, Any]) -> str:
     return '<h2 id="figures">Figures (result.json)</h2>' + "".join(parts) if parts else ""
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    out = []
-    for k, v in sorted(d.items()):
-        if isinstance(v, dict) and v:
-            out += _flat(v, f"{prefix}{k}.")
-        else:
-            out.append((f"{prefix}{k}", v))
-    return out
-
-
 def _pictures(root: Path, found: list[Path]) -> str:
     figs, too_big = [], []
     for p in found:
@@ -126,7 +116,7 @@ def reproduction_body(root: Path, result: Optional[dict[str, Any]], problem: Opt
         parts.append(_figures(result))
         settings = result.get("settings")
         if isinstance(settings, dict) and settings:
-            parts.append('<h2 id="settings">Settings</h2>' + kv_table(_flat(settings)))
+            parts.append('<h2 id="settings">Settings</h2>' + kv_table(flatten(settings)))
         versions = result.get("versions")
         if isinstance(versions, dict) and versions:
             parts.append('<h2 id="versions">Versions</h2>' + kv_table(sorted(versions.items())))

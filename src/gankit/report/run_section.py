@@ -12,7 +12,7 @@ from typing import Any, Optional
 import yaml
 
 from gankit.report.files import read_json_object, read_picture, read_text
-from gankit.report.html import Html, duration, esc, img, kv_table
+from gankit.report.html import Html, duration, esc, flatten, img, kv_table
 from gankit.report.metrics import MetricsTable, panels, read_metrics
 from gankit.report.plots import panel_png
 
@@ -90,8 +90,14 @@ class RunFacts:
             parts.append(f"step {self.last_step}{of} logged")
         if self.wall_seconds is not None:
             parts.append(duration(self.wall_seconds))
-        parts.append("finished" if self.has_final else "no final grid yet")
+        parts.append("finished" if self.finished() else "not finished (in progress or stopped)")
         return ", ".join(parts)
+
+    def finished(self) -> bool:
+        """The configured steps are done (a resume may raise them), or, without a config, the
+        final grid is there."""
+        done = max(s for s in (self.last_step, self.checkpoint[0] if self.checkpoint else None, -1) if s is not None)
+        return done >= self.total_steps if self.total_steps else self.has_final
 
 
 def run_facts(run_dir: Path, metrics: Optional[MetricsTable] = None) -> RunFacts:
@@ -196,6 +202,27 @@ def _versions(meta: Optional[dict[str, Any]], level: int) -> str:
     return _h(level, "Versions") + kv_table(sorted(versions.items()))
 
 
+# Records other tools leave at a run's top level (evaluations, the best checkpoint) are
+# shown when small; run.json has its own sections.
+MAX_RECORD_BYTES = 1 << 20
+
+
+def _records(run_dir: Path, level: int) -> str:
+    parts = []
+    for path in sorted(run_dir.glob("*.json")):
+        try:
+            if path.name == "run.json" or path.stat().st_size > MAX_RECORD_BYTES:
+                continue
+        except FileNotFoundError:  # replaced or removed while the page is built
+            continue
+        obj, problem = read_json_object(path)
+        if obj is not None:
+            parts.append(f"<h{level + 1}>{esc(path.name)}</h{level + 1}>" + kv_table(flatten(obj)))
+        elif problem:
+            parts.append(f'<p class="note">{esc(problem)}</p>')
+    return _h(level, "Records") + "".join(parts) if parts else ""
+
+
 def run_section(run_dir: Path, level: int = 2, max_frames: int = 12) -> str:
     """HTML for one run directory; headings start at ``level``. Missing files leave their
     part out."""
@@ -205,5 +232,5 @@ def run_section(run_dir: Path, level: int = 2, max_frames: int = 12) -> str:
     parts = [_summary(run_dir, facts, meta, metrics)]
     if meta_problem:
         parts.append(f'<p class="note">{esc(meta_problem)}</p>')
-    parts += [_samples(run_dir, level, max_frames), _curves(metrics, level), _config(run_dir, level), _versions(meta, level)]
+    parts += [_samples(run_dir, level, max_frames), _curves(metrics, level), _records(run_dir, level), _config(run_dir, level), _versions(meta, level)]
     return "\n".join(p for p in parts if p)
