@@ -18,7 +18,7 @@ from gankit.errors import GankitError
 from gankit.report import build_report, write_report
 from gankit.report.markdown import markdown_to_html
 from gankit.report.metrics import panels, parse_metrics
-from gankit.report.run_section import spread
+from gankit.report.run_section import run_section, spread
 
 # ---------------------------------------------------------------------------------------
 # A small HTML reader for the pages (the standard library's parser; no extra dependency)
@@ -201,6 +201,15 @@ def test_run_page_in_progress_shows_latest_grid_curves_and_newest_checkpoint(tmp
     assert "300 of 1000" in html and "incomplete" in html and "not finished" in html
     done = _fake_run(tmp_path / "done", steps=(500, 1000), final=False)  # toy data: no final grid, all steps done
     assert "not finished" not in build_report(done)[1]
+
+
+def test_grids_over_training_stay_within_the_byte_budget_and_keep_the_newest(tmp_path):
+    run = _fake_run(tmp_path / "run", steps=tuple(range(100, 1100, 100)))
+    one = (run / "samples" / "step-00000100.png").stat().st_size
+    dom = Dom(run_section(run, max_frames=12, frame_bytes=int(3.5 * one)))
+    steps = [f["data-step"] for f in dom.with_class("img", "frame")]
+    assert steps == ["100", "500", "1000"]  # three fit; evenly spaced, first and last kept
+    assert len(Dom(run_section(run, max_frames=4)).with_class("img", "frame")) == 4
 
 
 def test_missing_files_leave_their_sections_out(tmp_path):

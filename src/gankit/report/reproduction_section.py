@@ -9,7 +9,7 @@ from typing import Any, Optional
 from gankit.report.files import read_picture
 from gankit.report.html import MIME, esc, flatten, img, kv_table
 from gankit.report.markdown import markdown_to_html
-from gankit.report.run_section import is_run_dir, run_facts, run_section
+from gankit.report.run_section import FRAME_BYTES, is_run_dir, run_facts, run_section
 
 # result.json keys shown in their own sections rather than among the figures.
 _OWN_SECTIONS = ("settings", "versions", "reproduction")
@@ -93,11 +93,12 @@ def _runs(root: Path, runs: list[Path]) -> str:
     # A few runs open; many (one per seed and arm) closed, so the page starts with the table.
     open_attr = " open" if len(runs) <= 2 else ""
     max_frames = 12 if len(runs) <= 2 else 6
+    frame_bytes = min(FRAME_BYTES, max(1 << 20, (16 << 20) // len(runs)))  # the whole page stays openable
     for i, r in enumerate(runs):
         rel = r.relative_to(root).as_posix()
         parts.append(
             f'<details class="run" id="run-{i}"{open_attr}><summary>{esc(rel)}: {esc(run_facts(r).headline())}</summary>'
-            f"{run_section(r, level=3, max_frames=max_frames)}</details>"
+            f"{run_section(r, level=3, max_frames=max_frames, frame_bytes=frame_bytes)}</details>"
         )
     return "".join(parts)
 

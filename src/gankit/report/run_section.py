@@ -142,15 +142,25 @@ def _summary(run_dir: Path, facts: RunFacts, meta: Optional[dict[str, Any]], met
     return kv_table(items)
 
 
-def _samples(run_dir: Path, level: int, max_frames: int) -> str:
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _samples(run_dir: Path, level: int, max_frames: int, frame_bytes: int) -> str:
     grids = step_grids(run_dir)
     final = run_dir / "samples" / "final.png"
     large_data, large_caption, kind = read_picture(final), "final samples", "final"
     if large_data is None and grids:
         step, path = grids[-1]
         large_data, large_caption, kind = read_picture(path), f"latest samples (step {step}; no final grid yet)", "latest"
+    picked = spread(grids, max_frames)
+    while len(picked) > 1 and sum(_size(p) for _, p in picked) > frame_bytes:
+        picked = spread(grids, len(picked) - 1)
     frames = []
-    for step, path in spread(grids, max_frames):
+    for step, path in picked:
         data = read_picture(path)
         if data is not None:
             frames.append(f'<figure>{img(data, "image/png", f"samples at step {step}", "frame", {"data-step": step})}<figcaption>step {step}</figcaption></figure>')
@@ -223,7 +233,12 @@ def _records(run_dir: Path, level: int) -> str:
     return _h(level, "Records") + "".join(parts) if parts else ""
 
 
-def run_section(run_dir: Path, level: int = 2, max_frames: int = 12) -> str:
+# Grids over training embedded per run page at most (large colour grids are ~0.5 MB each);
+# fewer, still evenly spaced, when they would take more.
+FRAME_BYTES = 8 << 20
+
+
+def run_section(run_dir: Path, level: int = 2, max_frames: int = 12, frame_bytes: int = FRAME_BYTES) -> str:
     """HTML for one run directory; headings start at ``level``. Missing files leave their
     part out."""
     metrics = read_metrics(run_dir / "metrics.jsonl")
@@ -232,5 +247,5 @@ def run_section(run_dir: Path, level: int = 2, max_frames: int = 12) -> str:
     parts = [_summary(run_dir, facts, meta, metrics)]
     if meta_problem:
         parts.append(f'<p class="note">{esc(meta_problem)}</p>')
-    parts += [_samples(run_dir, level, max_frames), _curves(metrics, level), _records(run_dir, level), _config(run_dir, level), _versions(meta, level)]
+    parts += [_samples(run_dir, level, max_frames, frame_bytes), _curves(metrics, level), _records(run_dir, level), _config(run_dir, level), _versions(meta, level)]
     return "\n".join(p for p in parts if p)
