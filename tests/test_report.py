@@ -18,7 +18,7 @@ from gankit.errors import GankitError
 from gankit.report import build_report, write_report
 from gankit.report.markdown import markdown_to_html
 from gankit.report.metrics import panels, parse_metrics
-from gankit.report.run_section import run_section, spread
+from gankit.report.run_section import command_line, run_section, spread
 
 # ---------------------------------------------------------------------------------------
 # A small HTML reader for the pages (the standard library's parser; no extra dependency)
@@ -114,6 +114,12 @@ def test_panels_group_losses_outputs_rates_grads_diagnostics_then_each_metric():
     assert by["diagnostics"].columns == ("diag_diversity", "diag_d_real")
     assert by["learning-rates"].log_y  # 0.1 -> 0.001 spans two decades
     assert not any("seconds" in p.columns or "step" in p.columns for p in got)
+
+
+def test_command_line_names_gankit_entry_points_and_quotes_arguments():
+    assert command_line(["/x/.venv/bin/gankit", "train", "p", "a=[1, 2]"]) == "gankit train p 'a=[1, 2]'"
+    assert command_line(["/w/src/gankit/cli/main.py", "train", "p"]) == "gankit train p"
+    assert command_line(["/usr/lib/python3/pytest", "-q"]) == "pytest -q"
 
 
 def test_spread_keeps_first_and_last_and_at_most_n():

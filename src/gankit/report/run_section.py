@@ -111,15 +111,23 @@ def run_facts(run_dir: Path, metrics: Optional[MetricsTable] = None) -> RunFacts
     )
 
 
-def _h(level: int, text: str, anchor: str = "") -> str:
-    a = f' id="{esc(anchor)}"' if anchor else ""
-    return f"<h{level}{a}>{esc(text)}</h{level}>"
+def _h(level: int, text: str) -> str:
+    return f"<h{level}>{esc(text)}</h{level}>"
+
+
+def command_line(argv: list) -> str:
+    """run.json's argv as a shell line: gankit's own entry points (the ``gankit`` script,
+    ``python -m gankit.cli.main``) as ``gankit``, any other program (a test runner, a
+    script calling the API) by its file name."""
+    program = str(argv[0])
+    name = "gankit" if "gankit" in Path(program).parts or Path(program).name == "gankit" else Path(program).name
+    return " ".join([name, *(shlex.quote(str(a)) for a in argv[1:])])
 
 
 def _summary(run_dir: Path, facts: RunFacts, meta: Optional[dict[str, Any]], metrics: Optional[MetricsTable]) -> str:
     items: list[tuple[str, Any]] = [("directory", str(run_dir))]
     if meta and isinstance(meta.get("argv"), list) and meta["argv"]:
-        items.append(("command", Html(f"<code>{esc(' '.join(['gankit', *map(shlex.quote, map(str, meta['argv'][1:]))]))}</code>")))
+        items.append(("command line", Html(f"<code>{esc(command_line(meta['argv']))}</code>")))
     if meta and "seed" in meta:
         items.append(("seed", meta["seed"]))
     if facts.last_step is not None:

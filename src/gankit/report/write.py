@@ -8,10 +8,10 @@ from typing import Optional
 
 from gankit.atomic import write_text
 from gankit.errors import GankitError
+from gankit.report.files import read_json_object, read_text
 from gankit.report.html import esc, page
 from gankit.report.markdown import first_heading
 from gankit.report.reproduction_section import is_reproduction_dir, reproduction_body
-from gankit.report.files import read_json_object, read_text
 from gankit.report.run_section import is_run_dir, run_facts, run_section
 
 PAGE_NAME = "report.html"
