@@ -350,5 +350,5 @@ def test_page_after_dry_run_training_renders_in_headless_chromium(tmp_path, caps
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
     assert pixels.shape == (1600, 1280)
     assert pixels.std() > 10  # text, grids and curves: far from a blank page
-    # the sample grids (mid-grey noise after 12 steps) cover a real area, not only text
-    assert (np.abs(pixels - 128) < 40).mean() > 0.05
+    # grids and curves cover a real area of the first screen, not only lines of text
+    assert (pixels < 240).mean() > 0.1
