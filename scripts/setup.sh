@@ -27,4 +27,9 @@ if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && comm
     { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; } >/dev/null 2>&1 \
         || echo "gankit: could not install dataset-fashion-mnist (Fashion-MNIST presets need it)" >&2
 fi
+# Headless Chromium, which tests/test_report.py opens report pages in; same rules: never fatal.
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+        || echo "gankit: could not install chromium (tests/test_report.py needs it: apt-get install chromium)" >&2
+fi
 echo "$want" > "$STAMP"

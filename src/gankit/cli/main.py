@@ -102,6 +102,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     cfg = load_config(a.preset, overrides)
     state = train(cfg, a.out, resume=a.resume, progress=False if a.no_progress else None)
     print(f"trained {state.step} steps into {a.out}")
+    from gankit.report import report_after_training
+
+    report_after_training(Path(a.out))
     return 0
 
 
