@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.gankit-setup
-want=$(cat requirements.lock requirements-nodeps.lock pyproject.toml | sha256sum | cut -c1-16)
+want=$(cat requirements.lock requirements-nodeps.lock pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/gankit" ]; then
     exit 0
 fi

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_interpolate
+from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_interpolate, cmd_report
 from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
 from gankit.errors import DivergenceError, GankitError
 
@@ -222,6 +222,7 @@ MODULE_COMMANDS = {
     "arithmetic": cmd_arithmetic,
     "classifier": cmd_classifier,
     "interpolate": cmd_interpolate,
+    "report": cmd_report,
 }
 
 
