@@ -83,7 +83,7 @@ def test_recalibrate_batchnorm_replaces_stale_statistics() -> None:
 
     from gankit.nets.dcgan import DCGANGenerator
     from gankit.training.ema import recalibrate_batchnorm
-    from gankit.training.state import NoiseSampler
+    from gankit.training.noise import NoiseSampler
 
     torch.manual_seed(0)
     G = DCGANGenerator(noise_dim=8, image_shape=(1, 16, 16), width=4).train()  # 4x4 -> 8 -> 16: two BN layers

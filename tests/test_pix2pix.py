@@ -20,7 +20,8 @@ from gankit.objectives.base import build_objective
 from gankit.training.algorithm1 import generator_step
 from gankit.training.optim import Schedule
 from gankit.config import ScheduleConfig, OptimizerConfig
-from gankit.training.state import NoiseSampler, PairedMinibatches, TrainState
+from gankit.training.noise import NoiseSampler
+from gankit.training.state import PairedMinibatches, TrainState
 
 
 # ---------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from gankit.metrics.registry import EvalContext, get_metric
 from gankit.data.paired import oriented
 from gankit.metrics.translation import translation_context
 from gankit.training.build import generate
+from gankit.training.noise import NoiseSampler
 from gankit.training.translation import translate
-from gankit.training.state import NoiseSampler
 
 
 class DryRunFeatures(nn.Module):

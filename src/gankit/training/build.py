@@ -20,8 +20,9 @@ from gankit.objectives.penalties import with_r1
 from gankit.objectives.reconstruction import no_generator_loss, with_l1
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
-from gankit.training.state import (ConditionSource, NoiseLabels, NoiseSampler, PairedMinibatches, TrainState,
-                                   examples_mixed_by, forward_context, joint_pass, separate_passes)
+from gankit.training.noise import NoiseSampler
+from gankit.training.state import (ConditionSource, NoiseLabels, PairedMinibatches, TrainState, examples_mixed_by,
+                                   forward_context, joint_pass, separate_passes)
 
 
 COMPILE_BACKEND = "inductor"  # train.compile's torch.compile backend (tests use "eager": same guards, no C++ build)
