@@ -114,6 +114,12 @@ class TrainConfig(_Section):
     # the same maths (other random stream, other rounding); only for a D that treats examples
     # independently (no batch norm, no packing)
     joint_d_batch: bool = False
+    # every this many generator steps (and before the first) D is re-initialised and trained
+    # alone for ``critic_refit_steps`` steps with a fresh optimiser state, so it is near its
+    # optimum whenever G moves (a critic that saturates and stops following G, e.g. f-GAN's
+    # TV critic; training/refit.py); 0: never
+    critic_refit_every: int = Field(0, ge=0)
+    critic_refit_steps: int = Field(0, ge=0)
 
 
 class LogConfig(_Section):

@@ -170,7 +170,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(a: argparse.Namespace) -> int:
-    from gankit.reproduce import REPRODUCTIONS, Options, Reproduction, get_reproduction, run
+    from gankit.reproduce import REPRODUCTIONS, Options, get_reproduction, run
 
     if a.name == "list":
         for name, r in REPRODUCTIONS.items():
@@ -183,14 +183,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
         torch.set_num_threads(a.threads)
     opts = Options(full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed, seeds=a.seeds)
-    if isinstance(rep, Reproduction):
-        run(rep, out, opts)
-        return 0
-    if a.paper_exact and "paper_exact" not in rep.options:
-        raise GankitError(f"--paper-exact: not an option of reproduction '{a.name}'")
-    if a.seeds:
-        raise GankitError(f"--seeds: not an option of reproduction '{a.name}'")
-    rep.fn(out, full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed)
+    run(rep, out, opts)
     return 0
 
 

@@ -113,6 +113,15 @@ def build_objective_for(cfg: Config, paired: bool) -> Objective:
     return objective
 
 
+def initial_nets(cfg: Config, context: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
+    """G and D with the weights ``build_state`` gives them before training (the same seed),
+    built without touching the global random state (e.g. for a resumed run that re-starts
+    its critic, or a picture of step 0)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return build_nets(cfg, context)
+
+
 def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)

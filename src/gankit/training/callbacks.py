@@ -24,8 +24,9 @@ from gankit.errors import CheckpointError, DivergenceError
 from gankit.images import save_grid
 from gankit.training import checkpoint as ckpt
 from gankit.training.algorithm1 import Callback, StepStats
-from gankit.training.build import sampling_generator
+from gankit.training.build import net_context, sampling_generator
 from gankit.training.diagnostics import Diagnostics
+from gankit.training.refit import CriticRefit
 from gankit.training.resume import CHECKPOINTS, state_payload
 from gankit.training.noise import NoiseSampler
 from gankit.training.state import Conditions, TrainState
@@ -338,6 +339,9 @@ def default_callbacks(
         kill = KillAtStep(int(kill_at)) if kill_at else None
         bar = ProgressBar(cfg.train.steps, state.step, cfg.log.every, log, diagnostics) if progress else None
         stop = StopOnSignal(saver, say)
+    refit = None
+    if cfg.train.critic_refit_every:
+        refit = CriticRefit(cfg, state, context or net_context(cfg, tuple(state.data.x.shape[1:]), 0))
     # One order for every run; each entry says why it sits where it does.
     ordered = [
         guard,  # first: a step with a non-finite loss is never averaged, measured, logged or saved
@@ -345,6 +349,7 @@ def default_callbacks(
         diagnostics,  # before the log: their measurements land in the same step's metrics row
         log,
         *extra,  # the caller's, once the step is logged
+        refit,  # prepares D for the next step; before the checkpoint, which then holds the re-fitted D
         grids,  # before the checkpoint, like the log: a step's files are on disk by the time its checkpoint is,
         saver,  # so a resume from it lacks none of them (rows logged after it are dropped and logged again)
         kill,  # fault injection (resume tests): SIGKILL once step N is complete on disk
