@@ -13,18 +13,38 @@ from gankit.data.batches import MinibatchSource
 from gankit.objectives.base import Objective
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule
+from gankit.training.parallel import Shard
 
 
-def forward_context(precision: str) -> Callable[[], ContextManager[Any]]:
+def forward_context(precision: str, device_type: str = "cpu") -> Callable[[], ContextManager[Any]]:
     """The context Algorithm 1 runs G's and D's forward passes in (``train.precision``).
 
-    bf16 is CPU autocast: matmuls/convs in bfloat16 (about 2.5x fp32 matmul throughput on
-    AVX-512-bf16 CPUs), weights, gradients, optimiser state and the losses stay fp32."""
+    bf16 is autocast on the CPU or CUDA: matmuls/convs in bfloat16 (about 2.5x fp32 matmul
+    throughput on AVX-512-bf16 CPUs, tensor cores on GPUs); weights, gradients, optimiser
+    state and the losses stay fp32. fp16 is CUDA autocast, with a loss scaler (TrainState's
+    ``scaler_d``/``scaler_g``) that keeps small gradients from underflowing."""
     if precision == "fp32":
         return contextlib.nullcontext
     if precision == "bf16":
-        return lambda: torch.autocast("cpu", dtype=torch.bfloat16)
+        return lambda: torch.autocast(device_type, dtype=torch.bfloat16)
+    if precision == "fp16":
+        return lambda: torch.autocast(device_type, dtype=torch.float16)
     raise ValueError(f"unknown precision {precision!r}")  # the config validator already restricts it
+
+
+def optimiser_step(
+    loss: Tensor, net: nn.Module, opt: torch.optim.Optimizer, scaler: Optional[torch.amp.GradScaler], shard: Shard
+) -> None:
+    """One update of ``net`` descending ``loss``: gradients (loss-scaled under fp16),
+    averaged over the processes of a data-parallel job, then the optimiser's step."""
+    opt.zero_grad(set_to_none=True)
+    (loss if scaler is None else scaler.scale(loss)).backward()
+    shard.average_gradients(net)  # before the scaler's inf check, so every process skips or takes the same step
+    if scaler is None:
+        opt.step()
+    else:
+        scaler.step(opt)
+        scaler.update()
 
 
 # D's logits on the real and on the generated minibatch:
@@ -57,11 +77,19 @@ def examples_mixed_by(D: nn.Module) -> Optional[str]:
 
 
 class NoiseSampler:
-    """p_z: Gaussian or uniform noise, plus class labels for conditional models."""
+    """p_z: Gaussian or uniform noise, plus class labels for conditional models.
 
-    def __init__(self, dim: int, distribution: str, scale: float, num_classes: int, seed: int) -> None:
+    The noise is drawn on the CPU from the sampler's own generator and then moved to
+    ``device``, so a run draws the same z on any device. With a ``shard`` (training in a
+    data-parallel job), ``sample(n)`` draws the global n and returns this process's slice."""
+
+    def __init__(
+        self, dim: int, distribution: str, scale: float, num_classes: int, seed: int,
+        device: torch.device | str = "cpu", shard: Shard = Shard(),
+    ) -> None:
         self.dim, self.distribution, self.scale, self.num_classes = dim, distribution, scale, num_classes
         self.generator = torch.Generator().manual_seed(seed)
+        self.device, self.shard = torch.device(device), shard
 
     def sample(self, n: int) -> tuple[Tensor, Optional[Tensor]]:
         if self.distribution == "gaussian":
@@ -69,7 +97,8 @@ class NoiseSampler:
         else:
             z = torch.rand(n, self.dim, generator=self.generator).mul_(2 * self.scale).sub_(self.scale)
         y = torch.randint(self.num_classes, (n,), generator=self.generator) if self.num_classes else None
-        return z, y
+        z = self.shard.take(z).to(self.device)
+        return z, None if y is None else self.shard.take(y).to(self.device)
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}
@@ -93,3 +122,6 @@ class TrainState:
     ema: Optional[EMA] = None  # the average of G's weights (train.ema_decay), updated after each G step
     autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext  # see forward_context
     d_passes: DPasses = separate_passes  # how D's step gets its logits (train.joint_d_batch: joint_pass)
+    shard: Shard = Shard()  # this process's place in a data-parallel job (see training/parallel.py)
+    scaler_d: Optional[torch.amp.GradScaler] = None  # fp16 loss scaling (train.precision=fp16)
+    scaler_g: Optional[torch.amp.GradScaler] = None
