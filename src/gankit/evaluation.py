@@ -42,8 +42,9 @@ def generator_context(
     dry_run: bool = False,
 ) -> EvalContext:
     """Metrics' view of generator ``G``: unconditional samples and, for a conditional model,
-    samples for requested labels. A dry run shrinks every sample count and swaps Inception
+    samples for requested labels, on G's device. A dry run shrinks every sample count and swaps Inception
     for :class:`DryRunFeatures`."""
+    device = next(G.parameters()).device  # metrics run where G does
     noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, num_classes, noise_seed)
     options: dict[str, Any] = {"fid_extractor": DryRunFeatures()} if dry_run else {}
     labelled: Optional[Any] = None
@@ -56,6 +57,7 @@ def generator_context(
         scale=DRY_RUN_SCALE if dry_run else 1.0,
         options=options,
         sample_labels=labelled,
+        device=device,
     )
 
 

@@ -172,8 +172,10 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from gankit.metrics.registry import evaluate
     from gankit.training.generator import load_generator
 
+    from gankit.training.parallel import resolve_device
+
     check_metrics(a.metric)
-    G, cfg, context, step = load_generator(a.run)
+    G, cfg, context, step = load_generator(a.run, resolve_device("auto"))  # metrics run on G's device
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
     ctx = generator_context(G, cfg, context.get("num_classes", 0), data, a.seed, a.seed, a.dry_run)
     figures = evaluate(a.metric, ctx)

@@ -226,6 +226,7 @@ def fgan_fit(name: str, seed: int = 0, fit: FitSettings = FitSettings(), data: O
         f"optim_d={{name: adam, lr: {fit.lr}, betas: [0.5, 0.999], weight_decay: {fit.weight_decay_d}}}",
         f"train.k={fit.k}",
         f"train.steps={fit.steps}",
+        "train.device=cpu",  # a 1-d Gaussian, read back from host tensors every step
     ])
     state, _ = build_state(cfg, data)
     G = state.G

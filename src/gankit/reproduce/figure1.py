@@ -163,7 +163,7 @@ def draw_curves(path: Path, curves: dict[str, list[float]], title: str) -> None:
 
 
 def run_variant(out: Path, preset: str, title: str, overrides: list[str], frames: int = 24) -> dict[str, Any]:
-    cfg = load_config(preset, overrides)
+    cfg = load_config(preset, [*overrides, "train.device=cpu"])  # 1-d densities, plotted from host tensors
     title = f"{title}, k = {cfg.train.k}"
     spec = toy_spec(cfg.data.name)
     mu, sigma = float(spec.centers[0, 0]), spec.sigma
