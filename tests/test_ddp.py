@@ -20,7 +20,7 @@ from gankit.data.batches import MinibatchSource
 from gankit.errors import ConfigError
 from gankit.training import checkpoint as ckpt
 from gankit.training.parallel import Shard, check_precision, resolve_device
-from gankit.training.state import NoiseSampler
+from gankit.training.noise import NoiseSampler
 
 # Deterministic: MLPs without batch norm or dropout, no packing (pack=2 would still be exact
 # with an even slice per process, but pack=1 is the brief's command).

@@ -14,7 +14,7 @@ from gankit.training import checkpoint as ckpt
 from gankit.training.build import build_nets, generate
 from gankit.training.ema import BN_RECALIBRATION_SEED, recalibrate_batchnorm
 from gankit.training.resume import CHECKPOINTS, EMA_KEY, EXTRAS, newest_good_checkpoint
-from gankit.training.state import NoiseSampler
+from gankit.training.noise import NoiseSampler
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
