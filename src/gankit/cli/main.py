@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -302,7 +303,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"gankit: error: {_one_line(_os_error_line(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("gankit: interrupted; the last checkpoint is kept", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun: once for the job, not once per process
+            print("gankit: interrupted; the last checkpoint is kept", file=sys.stderr)
         return 130
 
 
