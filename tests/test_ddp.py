@@ -120,6 +120,27 @@ def test_a_killed_process_ends_the_job_and_the_same_command_resumes_exactly(runs
     assert set(layout(run)) == set(layout(runs["two"]))  # (the resumed run adds a TensorBoard events file, as one process does)
 
 
+def test_a_run_of_two_processes_resumes_in_one_and_says_so(runs, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "moved"
+    shutil.copytree(runs["two"], run)
+    args = [a if not a.startswith("train.steps") else f"train.steps={STEPS + 5}" for a in ARGS] + ["objective.r1=0"]
+    one_process(args, run)
+    err = capsys.readouterr().err
+    assert f"from step {STEPS}" in err and "written by 2 process(es) and this run has 1" in err
+    assert ckpt.load(ckpt.list_checkpoints(run / "checkpoints")[-1])["processes"] == 1
+
+
+def test_nproc_checks_the_config_before_it_starts_processes(tmp_path, capsys):
+    out = tmp_path / "x"
+    # SyncBatchNorm is CUDA-only: refused once, before torchrun starts 2 processes that would each refuse it
+    assert main(["train", "toy-ring8", "train.sync_batchnorm=true", "--out", str(out), "--nproc", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "train.sync_batchnorm" in err
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------------------------------
 # One process: slicing, devices, precisions
 
