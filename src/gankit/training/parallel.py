@@ -190,7 +190,7 @@ def to_device(t: Tensor, device: torch.device) -> Tensor:
         return t
     try:
         return t.to(device)
-    except torch.OutOfMemoryError:
+    except torch.cuda.OutOfMemoryError:  # (torch.OutOfMemoryError from torch 2.5 on is the same class)
         return t
 
 
