@@ -148,7 +148,7 @@ def test_nproc_checks_the_config_before_it_starts_processes(tmp_path, capsys):
 def test_each_process_takes_its_slice_of_the_same_global_minibatch():
     x = torch.arange(40.0).reshape(20, 2)
     whole = MinibatchSource(x, None, 8, seed=3)
-    parts = [MinibatchSource(x, None, 8, seed=3, shard=Shard(r, 2)) for r in range(2)]
+    parts = [MinibatchSource(x, None, 8, seed=3, rank=r, world=2) for r in range(2)]
     for _ in range(6):  # across an epoch boundary (20 // 8 = 2 batches an epoch)
         assert torch.equal(torch.cat([p.next()[0] for p in parts]), whole.next()[0])
     z = NoiseSampler(3, "gaussian", 1.0, 10, seed=5).sample(8)
@@ -158,7 +158,7 @@ def test_each_process_takes_its_slice_of_the_same_global_minibatch():
 
 def test_a_global_batch_that_does_not_split_is_refused():
     with pytest.raises(ConfigError, match="data.batch_size"):
-        MinibatchSource(torch.zeros(20, 2), None, 9, seed=0, shard=Shard(0, 2))
+        MinibatchSource(torch.zeros(20, 2), None, 9, seed=0, world=2)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")

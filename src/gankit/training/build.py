@@ -129,7 +129,7 @@ def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[
         D.to(memory_format=torch.channels_last)
         if x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-    source = MinibatchSource(x, labels, cfg.data.batch_size, seed=cfg.seed + 1, device=device, shard=shard)
+    source = MinibatchSource(x, labels, cfg.data.batch_size, seed=cfg.seed + 1, device=device, rank=shard.rank, world=shard.world)
     noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, context["num_classes"], seed=cfg.seed + 2,
                          device=device, shard=shard)
     opt_g = build_optimizer(cfg.optim_g, G.parameters())
