@@ -152,9 +152,10 @@ def refuse_repeat_divergence(run_dir: Path, cfg: Config, resume_step: int) -> No
     d = read_divergence(run_dir)
     if d is None or resume_step >= d.step or cfg.train.steps < d.step or d.config != _trajectory(cfg):
         return
+    shorter = f", or stop before step {d.step} (train.steps={d.step - 1})" if d.step > 1 else ""
     raise DivergenceError(
         f"--out {run_dir}: this run diverged at step {d.step} ({d.reason}) and would diverge there again "
         f"from {'its checkpoint ' + d.checkpoint if d.checkpoint else 'the start'}; start a new run (another --out) "
-        "with a lower learning rate (optim_d.lr, optim_g.lr), a different objective or seed, or stop before "
-        f"step {d.step} (train.steps), or delete {run_dir / DIVERGED} to repeat it as it is"
+        f"with a lower learning rate (optim_d.lr, optim_g.lr), a different objective or seed{shorter}, "
+        f"or delete {run_dir / DIVERGED} to repeat it as it is"
     )
