@@ -254,8 +254,8 @@ def test_an_idx_header_whose_shape_overflows_is_a_data_error(tmp_path):
     from gankit.data.idx import read_idx
 
     path = tmp_path / "train-images-idx3-ubyte"
-    # 2^32-1 cubed elements: more than int64 holds
-    path.write_bytes(struct.pack(">HBB", 0, 0x08, 3) + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1) + b"\0" * 16)
+    # 2^16 to the 4th elements: 2^64, which wraps to 0 in int64 arithmetic, as long as the empty body
+    path.write_bytes(struct.pack(">HBB", 0, 0x08, 4) + struct.pack(">4I", *[2**16] * 4))
     with pytest.raises(DataError, match=str(path)):
         read_idx(path)
 
