@@ -72,7 +72,7 @@ def test_eval_passes_labels_to_conditional_metrics(tmp_path, one_thread, capsys)
         capsys.readouterr()
         assert main(["eval", str(tmp_path / "r"), "--metric", "test_e7_labels"]) == 0
     finally:
-        METRICS.pop("test_e7_labels", None)
+        METRICS.remove("test_e7_labels")
     assert json.loads(capsys.readouterr().out) == {"test_e7_labels": 1.0, "step": 1} and seen["shape"] == (3, 1, 28, 28)
 
 
@@ -83,7 +83,7 @@ def test_recalibrate_batchnorm_replaces_stale_statistics() -> None:
 
     from gankit.nets.dcgan import DCGANGenerator
     from gankit.training.ema import recalibrate_batchnorm
-    from gankit.training.state import NoiseSampler
+    from gankit.training.noise import NoiseSampler
 
     torch.manual_seed(0)
     G = DCGANGenerator(noise_dim=8, image_shape=(1, 16, 16), width=4).train()  # 4x4 -> 8 -> 16: two BN layers

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from gankit.nets.oned import Critic1D, Spline1D
 from gankit.objectives.fgan import variational_bound
 from gankit.reproduce import fgan_gaussian as fg
 
@@ -116,7 +117,7 @@ def test_neyman_has_a_worse_local_minimum_that_one_start_finds():
 def test_quadratic_critic_represents_a_gaussian_log_ratio():
     # log N(x; 0, 1) - log N(x; 1, 2^2) = (1/8 + log 2) - x/4 - (3/8) x^2; with the quadratic part the critic can
     # hold it exactly far outside the data (a tanh MLP alone is bounded there)
-    c = fg.Critic1D(hidden=4, layers=1, quadratic=True)
+    c = Critic1D(hidden=4, layers=1, quadratic=True)
     with torch.no_grad():
         for p in c.net.parameters():
             p.zero_()
@@ -125,11 +126,11 @@ def test_quadratic_critic_represents_a_gaussian_log_ratio():
     x = torch.tensor([[-30.0], [0.0], [2.0], [40.0]])
     want = (-0.5 * x**2) - (-0.5 * ((x - 1) / 2) ** 2 - math.log(2.0))
     assert torch.allclose(c(x), want.squeeze(1), atol=1e-4)
-    assert float(fg.Critic1D(quadratic=False)(x).detach().abs().max()) < 10  # bounded without it
+    assert float(Critic1D(quadratic=False)(x).detach().abs().max()) < 10  # bounded without it
 
 
 def test_spline_critic_interpolates_its_nodes():
-    c = fg.Spline1D(lo=-1.0, hi=1.0, step=0.5)  # nodes -1, -0.5, 0, 0.5, 1
+    c = Spline1D(lo=-1.0, hi=1.0, step=0.5)  # nodes -1, -0.5, 0, 0.5, 1
     assert float(c(torch.tensor([[0.3]])).detach().abs()) == 0.0  # starts at V = 0
     with torch.no_grad():
         c.w.copy_(torch.tensor([1.0, 2.0, 0.0, -2.0, 4.0]))
@@ -147,7 +148,7 @@ def test_spline_tv_critic_learns_every_crossing_at_the_tv_minimiser():
     mu, sigma = 0.0535, 1.552
     div = fg.get_divergence("tv")
     x = fg.sample_mixture(50_000, seed=7)
-    c = fg.Spline1D()
+    c = Spline1D()
     opt = torch.optim.Adam(c.parameters(), 0.01, betas=(0.5, 0.999))
     for _ in range(500):
         r = x[torch.randint(0, len(x), (1024,))]

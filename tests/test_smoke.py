@@ -3,9 +3,10 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
-from gankit.cli.main import main
+from gankit.cli.main import build_parser, main
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,8 @@ def test_reproduce_goodfellow2014_dry_run(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Adversarial nets" in printed and "225" in printed
     assert "Table 1" in (tmp_path / "r" / "report.md").read_text()
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "Adversarial nets" in page and "225 ± 2" in page
 
 
 def test_bad_arguments_exit_2(tmp_path, capsys):
@@ -69,3 +72,32 @@ def test_sample_png_of_point_data_is_one_line_error(tmp_path, capsys):
     assert "not images" in err and len(err.strip().splitlines()) == 1
     assert main(["sample", str(run), "--n", "8", "--out", str(tmp_path / "p.npy")]) == 0
     assert np.load(tmp_path / "p.npy").shape[0] == 8
+
+
+@pytest.mark.parametrize("order", ["overrides last", "overrides first", "overrides around"])
+def test_train_overrides_before_or_after_options(tmp_path, order):
+    out = str(tmp_path / "r")
+    argv = {
+        "overrides last": ["goodfellow2014", "--dry-run", "--no-progress", "--out", out, "train.k=3", "seed=5"],
+        "overrides first": ["goodfellow2014", "train.k=3", "seed=5", "--dry-run", "--out", out, "--no-progress"],
+        "overrides around": ["--dry-run", "goodfellow2014", "train.k=3", "--out", out, "seed=5", "--no-progress"],
+    }[order]
+    assert main(["train", *argv]) == 0
+    cfg = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
+    assert cfg["train"]["k"] == 3 and cfg["seed"] == 5 and cfg["train"]["steps"] == 12
+
+
+def test_train_overrides_keep_their_order_across_options():
+    a = build_parser().parse_args(["train", "p", "train.k=2", "--out", "d", "train.k=3", "--dry-run", "seed=1"])
+    assert (a.preset, a.overrides, a.out, a.dry_run) == ("p", ["train.k=2", "train.k=3", "seed=1"], "d", True)
+
+
+def test_bad_option_among_overrides_is_one_line_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "goodfellow2014", "--out", "d", "train.k=3", "--no-such-flag"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--no-such-flag" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--out", "d"])  # no preset
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "preset" in err and len(err.strip().splitlines()) == 1

@@ -11,7 +11,7 @@ from gankit.config import DRY_RUN_SCALE, Config
 from gankit.data.datasets import Dataset
 from gankit.metrics.registry import EvalContext, get_metric
 from gankit.training.build import generate
-from gankit.training.state import NoiseSampler
+from gankit.training.noise import NoiseSampler
 
 
 class DryRunFeatures(nn.Module):

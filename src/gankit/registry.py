@@ -37,6 +37,12 @@ class Registry(Generic[T]):
         for a in aliases:
             self._aliases[a] = name
 
+    def remove(self, name: str) -> None:
+        """Drop ``name`` and its aliases, if present (a test's throwaway entry)."""
+        key = self.canonical(name)
+        self._entries.pop(key, None)
+        self._aliases = {a: n for a, n in self._aliases.items() if n != key}
+
     def canonical(self, name: str) -> str:
         return self._aliases.get(name, name)
 

@@ -9,14 +9,31 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gankit.errors import DivergenceError, GankitError
-
+from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_interpolate, cmd_report
 from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
+from gankit.errors import DivergenceError, GankitError
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
         self.exit(2, f"gankit: error: {_printable(message)} (see '{self.prog} --help')\n")
+
+
+class _CommandParser(_Parser):
+    """A subcommand's parser: options and positionals in any order, so overrides may follow
+    options (``gankit train PRESET --out DIR train.k=3``)."""
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        # parse_known_intermixed_args calls parse_known_args for each of its two passes
+        if self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def _positive_int(text: str) -> int:
@@ -32,7 +49,7 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gankit", description="Train, evaluate and study generative adversarial nets.")
     p.add_argument("--debug", action="store_true", help="show tracebacks for errors (accepted after the subcommand too)")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     t = sub.add_parser("train", help="train a preset into a run directory")
     t.add_argument("preset", help="preset name (see 'gankit presets') or a YAML file")
@@ -73,25 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list presets")
     sub.add_parser("metrics", help="list metrics")
-    for name, module in _plugin_commands().items():
+    for module in MODULE_COMMANDS.values():
         module.add_parser(sub)
     return p
-
-
-def _plugin_commands() -> dict:
-    """Other modules in gankit.cli named ``cmd_*.py`` add subcommands: each defines
-    ``add_parser(subparsers)`` (adding one parser named like the module, minus ``cmd_``)
-    and ``run(args) -> int``."""
-    import importlib
-    import pkgutil
-
-    import gankit.cli as pkg
-
-    out = {}
-    for m in pkgutil.iter_modules(pkg.__path__):
-        if m.name.startswith("cmd_"):
-            out[m.name[4:].replace("_", "-")] = importlib.import_module(f"gankit.cli.{m.name}")
-    return out
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -102,6 +103,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     cfg = load_config(a.preset, overrides)
     state = train(cfg, a.out, resume=a.resume, progress=False if a.no_progress else None)
     print(f"trained {state.step} steps into {a.out}")
+    from gankit.report import report_after_training
+
+    report_after_training(Path(a.out))
     return 0
 
 
@@ -195,10 +199,9 @@ def cmd_presets(a: argparse.Namespace) -> int:
 
 
 def cmd_metrics(a: argparse.Namespace) -> int:
-    from gankit.metrics.registry import METRICS, get_metric
+    from gankit.metrics.registry import METRICS
 
-    get_metric("parzen10k")
-    for name, m in sorted(METRICS.items()):
+    for name, m in METRICS.items():
         print(f"{name:28s} {m.description}")
     return 0
 
@@ -210,6 +213,15 @@ COMMANDS = {
     "reproduce": cmd_reproduce,
     "presets": cmd_presets,
     "metrics": cmd_metrics,
+}
+
+# Subcommands in their own modules: each has ``add_parser(subparsers)``, adding the parser
+# named here, and ``run(args) -> int``.
+MODULE_COMMANDS = {
+    "arithmetic": cmd_arithmetic,
+    "classifier": cmd_classifier,
+    "interpolate": cmd_interpolate,
+    "report": cmd_report,
 }
 
 
@@ -257,7 +269,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     debug = debug or args.debug
     try:
-        handler = COMMANDS.get(args.command) or _plugin_commands()[args.command].run
+        handler = COMMANDS.get(args.command) or MODULE_COMMANDS[args.command].run
         code = handler(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
         return code

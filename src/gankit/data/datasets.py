@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from gankit.errors import ConfigError
+from gankit.registry import Registry
 
 
 @dataclass
@@ -47,23 +48,12 @@ class Dataset:
 
 
 # name -> loader(root, download) -> Dataset
-DATASETS: dict[str, Callable[..., Dataset]] = {}
-
-
-def register_dataset(name: str) -> Callable:
-    def deco(fn: Callable[..., Dataset]) -> Callable[..., Dataset]:
-        DATASETS[name] = fn
-        return fn
-
-    return deco
+DATASETS: Registry[Callable[..., Dataset]] = Registry("dataset")
+register_dataset = DATASETS.register
 
 
 def load_dataset(name: str, root: Optional[str] = None, download: bool = True, limit: Optional[int] = None) -> Dataset:
-    import gankit.data  # noqa: F401  (registers the built-in loaders)
-
-    if name not in DATASETS:
-        raise ConfigError(f"field 'data.name': unknown dataset '{name}' (known: {', '.join(sorted(DATASETS))})")
-    return DATASETS[name](root=root, download=download).head(limit)
+    return DATASETS.get(name, field="data.name")(root=root, download=download).head(limit)
 
 
 def to_images(flat: Tensor, shape: tuple[int, ...]) -> Tensor:

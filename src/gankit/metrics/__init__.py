@@ -1,11 +1,7 @@
-"""Metrics registry; each module registers its metrics on import."""
-import importlib
-import pkgutil
-
+"""Metrics by name (``parzen10k``, ``fid10k``, ...); each module registers its metrics on import."""
 from gankit.metrics.registry import METRICS, EvalContext, Metric, evaluate, get_metric, register_metric
 
-for _m in pkgutil.iter_modules(__path__):
-    if _m.name != "registry":
-        importlib.import_module(f"{__name__}.{_m.name}")
+# The built-in metrics register themselves on import.
+from gankit.metrics import classifier, fid, modes, parzen  # noqa: F401
 
 __all__ = ["METRICS", "EvalContext", "Metric", "evaluate", "get_metric", "register_metric"]

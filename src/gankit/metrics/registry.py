@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from gankit.data.datasets import Dataset
-from gankit.errors import ConfigError
+from gankit.registry import Registry
 
 
 @dataclass
@@ -47,23 +47,22 @@ class Metric:
     description: str
 
 
-METRICS: dict[str, Metric] = {}
+METRICS: Registry[Metric] = Registry("metric")
 
 
 def register_metric(name: str, description: str = "") -> Callable:
+    """Decorator: register ``fn(ctx) -> figures`` as metric ``name``; the description
+    defaults to the first line of its docstring."""
+
     def deco(fn: Callable[[EvalContext], dict[str, float]]) -> Callable[[EvalContext], dict[str, float]]:
-        METRICS[name] = Metric(name, fn, description or (fn.__doc__ or "").strip().splitlines()[0])
+        METRICS.add(name, Metric(name, fn, description or (fn.__doc__ or "").strip().splitlines()[0]))
         return fn
 
     return deco
 
 
 def get_metric(name: str) -> Metric:
-    import gankit.metrics  # noqa: F401  (registers the built-ins)
-
-    if name not in METRICS:
-        raise ConfigError(f"unknown metric '{name}' (known: {', '.join(sorted(METRICS))})")
-    return METRICS[name]
+    return METRICS.get(name)
 
 
 def evaluate(names: list[str], ctx: EvalContext) -> dict[str, float]:

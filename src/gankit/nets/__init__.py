@@ -3,4 +3,7 @@ images shaped like the data, discriminators take ``(x, y=None)`` and return one 
 example (D(x) = sigmoid(logit)). ``y`` carries class labels for conditional models."""
 from gankit.nets.registry import NETS, build_net, register_net
 
+# The built-in nets register themselves on import.
+from gankit.nets import conditional, dcgan, mlp, oned, toy  # noqa: F401
+
 __all__ = ["NETS", "build_net", "register_net"]

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
+from gankit.registry import Registry
 
 # penalty(D, real, fake, y) -> scalar added to D's loss (e.g. a gradient penalty)
 Penalty = Callable[[nn.Module, Tensor, Tensor, Optional[Tensor]], Tensor]
@@ -27,25 +28,13 @@ class Objective:
     constrain: Optional[Callable[[nn.Module], None]] = None  # applied to D after each D step
 
 
-OBJECTIVES: dict[str, Callable[..., Objective]] = {}
-
-
-def register_objective(name: str, aliases: tuple[str, ...] = ()) -> Callable:
-    def deco(factory: Callable[..., Objective]) -> Callable[..., Objective]:
-        for n in (name, *aliases):
-            OBJECTIVES[n] = factory
-        return factory
-
-    return deco
+OBJECTIVES: Registry[Callable[..., Objective]] = Registry("objective")
+register_objective = OBJECTIVES.register
 
 
 def build_objective(name: str, args: dict[str, Any] | None = None) -> Objective:
-    import gankit.objectives  # noqa: F401  (registers the built-ins)
-
     args = dict(args or {})
-    if name not in OBJECTIVES:
-        raise ConfigError(f"field 'objective.name': unknown objective '{name}' (known: {', '.join(sorted(OBJECTIVES))})")
-    factory = OBJECTIVES[name]
+    factory = OBJECTIVES.get(name, field="objective.name")
     params = inspect.signature(factory).parameters
     for key in args:
         if key not in params:

@@ -18,7 +18,8 @@ from gankit.objectives.base import build_objective
 from gankit.objectives.penalties import with_r1
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
-from gankit.training.state import NoiseSampler, TrainState, examples_mixed_by, forward_context, joint_pass, separate_passes
+from gankit.training.state import TrainState, examples_mixed_by, forward_context, joint_pass, separate_passes
+from gankit.training.noise import NoiseSampler
 
 
 COMPILE_BACKEND = "inductor"  # train.compile's torch.compile backend (tests use "eager": same guards, no C++ build)

@@ -27,7 +27,8 @@ from gankit.training.build import sampling_generator
 from gankit.training.diagnostics import Diagnostics
 from gankit.training.resume import CHECKPOINTS, DIAGNOSTICS_KEY, state_payload
 from gankit.training.rundir import TENSORBOARD, json_row
-from gankit.training.state import NoiseSampler, TrainState
+from gankit.training.state import TrainState
+from gankit.training.noise import NoiseSampler
 
 
 class DivergenceGuard:

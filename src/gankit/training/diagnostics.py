@@ -37,7 +37,8 @@ import torch
 
 from gankit.config import Config
 from gankit.training.algorithm1 import StepStats
-from gankit.training.state import NoiseSampler, TrainState
+from gankit.training.state import TrainState
+from gankit.training.noise import NoiseSampler
 
 N_DIVERSITY = 256
 N_MODES = 1000

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from gankit.training.state import NoiseSampler
+    from gankit.training.noise import NoiseSampler
 
 
 class EMA:

@@ -27,7 +27,7 @@ from gankit.training.resume import (
     newest_good_checkpoint,
     payload_config,
 )
-from gankit.training.state import NoiseSampler
+from gankit.training.noise import NoiseSampler
 
 
 def resolve_checkpoint(path: str | Path) -> Path:

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from gankit.data.batches import MinibatchSource
 from gankit.objectives.base import Objective
 from gankit.training.ema import EMA
+from gankit.training.noise import NoiseSampler
 from gankit.training.optim import Schedule
 
 
@@ -54,28 +55,6 @@ def examples_mixed_by(D: nn.Module) -> Optional[str]:
     if getattr(D, "pack", 1) != 1:
         return f"packs {D.pack} examples into one input"
     return None
-
-
-class NoiseSampler:
-    """p_z: Gaussian or uniform noise, plus class labels for conditional models."""
-
-    def __init__(self, dim: int, distribution: str, scale: float, num_classes: int, seed: int) -> None:
-        self.dim, self.distribution, self.scale, self.num_classes = dim, distribution, scale, num_classes
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def sample(self, n: int) -> tuple[Tensor, Optional[Tensor]]:
-        if self.distribution == "gaussian":
-            z = torch.randn(n, self.dim, generator=self.generator).mul_(self.scale)
-        else:
-            z = torch.rand(n, self.dim, generator=self.generator).mul_(2 * self.scale).sub_(self.scale)
-        y = torch.randint(self.num_classes, (n,), generator=self.generator) if self.num_classes else None
-        return z, y
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
 
 
 @dataclass
