@@ -178,7 +178,7 @@ def versions() -> dict[str, str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=20)
-    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--every", type=int, default=5, help="log.checkpoint_every")
     ap.add_argument("--early", type=int, default=3, help="kills before the first checkpoint (one inside its write)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the kill points (training uses the preset's seed 0)")
@@ -209,6 +209,11 @@ def main() -> int:
     rows = []
     t1 = time.time()
     for i, (step, kind) in enumerate(points):
+        # An external kill lands some steps after its target: keep each target past every
+        # step logged so far, so each kill lands in steps the run has yet to make.
+        step = max(step, last_logged_step(killed) + 1)
+        if step >= a.steps:
+            ap.error(f"kill {i + 1} has no steps left to land in; give more --steps")
         if kind == "write":
             r = run(train_args(a.steps, a.every), killed, fault="kill-in-write=1:partial")
             rc, err, logged = r.returncode, r.stderr, last_logged_step(killed)
