@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_interpolate, cmd_report
+from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_interpolate, cmd_report, cmd_translate
 from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
 from gankit.errors import DivergenceError, GankitError
 
@@ -116,6 +116,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
     from gankit.images import save_grid
     from gankit.training.build import generate
     from gankit.training.generator import iter_samples, load_generator, sample_noise, sample_shape, write_npy
+    from gankit.training.translation import refuse_translator
 
     out = Path(a.out)
     if out.suffix not in (".png", ".npy"):
@@ -123,6 +124,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
     if out.suffix == ".png" and a.n > MAX_GRID:
         raise GankitError(f"--n {a.n}: a .png grid holds at most {MAX_GRID} samples; write more as .npy")
     G, cfg, context, step = load_generator(a.run)
+    refuse_translator(a.run, context)
     if a.label is not None:
         k = context.get("num_classes", 0)
         if not k:
@@ -167,7 +169,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(a: argparse.Namespace) -> int:
-    from gankit.reproduce import REPRODUCTIONS, Options, Reproduction, get_reproduction, run
+    from gankit.reproduce import REPRODUCTIONS, Options, get_reproduction, run
 
     if a.name == "list":
         for name, r in REPRODUCTIONS.items():
@@ -180,14 +182,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
         torch.set_num_threads(a.threads)
     opts = Options(full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed, seeds=a.seeds)
-    if isinstance(rep, Reproduction):
-        run(rep, out, opts)
-        return 0
-    if a.paper_exact and "paper_exact" not in rep.options:
-        raise GankitError(f"--paper-exact: not an option of reproduction '{a.name}'")
-    if a.seeds:
-        raise GankitError(f"--seeds: not an option of reproduction '{a.name}'")
-    rep.fn(out, full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed)
+    run(rep, out, opts)
     return 0
 
 
@@ -222,6 +217,7 @@ MODULE_COMMANDS = {
     "classifier": cmd_classifier,
     "interpolate": cmd_interpolate,
     "report": cmd_report,
+    "translate": cmd_translate,
 }
 
 

@@ -44,6 +44,7 @@ def state_payload(
         "opt_d": s.opt_d.state_dict(),
         "data": s.data.state_dict(),
         "noise": s.noise.state_dict(),
+        "conditions": s.conditions.state_dict(),
         "rng": ckpt.rng_state(),
         EXTRAS: saved_extras,
     }
@@ -69,6 +70,7 @@ def restore(s: TrainState, payload: dict[str, Any]) -> None:
     _state_like_params(s.opt_d)
     s.data.load_state_dict(payload["data"])
     s.noise.load_state_dict(payload["noise"])
+    s.conditions.load_state_dict(payload.get("conditions", {}))
     ema = payload.get(EXTRAS, {}).get(EMA_KEY)
     if s.ema is not None and ema is not None:
         s.ema.load_state_dict(ema)
@@ -321,6 +323,8 @@ def check_payload(path: Path, payload: dict[str, Any], s: TrainState, extras: Op
     check_like(path, "data", payload["data"], s.data.state_dict())
     check_like(path, "noise", payload["noise"], s.noise.state_dict())
     check_like(path, "rng", payload["rng"], ckpt.rng_state())
+    if "conditions" in payload:  # checkpoints of runs without conditioning inputs may lack it
+        check_like(path, "conditions", payload["conditions"], s.conditions.state_dict())
     saved_extras = payload.get(EXTRAS, {})
     if not isinstance(saved_extras, dict):
         raise _fail(path, EXTRAS, f"expected a mapping, got {type(saved_extras).__name__}")
