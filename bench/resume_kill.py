@@ -1,8 +1,10 @@
 """Exact resume under SIGKILL: train the paper preset (tiny nets, real MNIST) in a
-subprocess, SIGKILL it at random points, resume each time, and compare the final state
-(G, D, both optimisers, RNGs, data order) byte for byte with an uninterrupted run.
+subprocess, SIGKILL it at random points, resume each time, and compare with an
+uninterrupted run: the final state (G, D, both optimisers, RNGs, data order, diagnostics)
+byte for byte, every row of metrics.jsonl but its wall time, and every TensorBoard scalar.
 
-Kills alternate between two kinds:
+The first kills land before the first checkpoint exists (so each rerun starts afresh),
+one of them inside the first checkpoint write; the rest alternate between two kinds:
   step      GANKIT_FAULT=kill-at-step=N: SIGKILL right after step N (exact and repeatable)
   external  the parent sends SIGKILL from outside at a random moment once metrics.jsonl
             shows step >= N (lands anywhere: mid-step, mid-write, mid-log)
@@ -36,7 +38,7 @@ TRAIN = [
     "train", "goodfellow2014", "data.name=folder-28", "data.batch_size=50", "train.threads=1",
     "generator.args.hidden=[64,64]", "discriminator.args.units=32",
     "log.every=1", "log.samples_every=100000", "log.keep_checkpoints=3",
-    "log.tensorboard=false", "log.progress=false",
+    "log.tensorboard=true", "log.progress=false", "log.diagnostics_every=7",
 ]  # fmt: skip
 
 
@@ -125,6 +127,42 @@ def compare(a: Path, b: Path) -> dict:
     }
 
 
+def metrics_rows(out: Path) -> list[dict]:
+    """metrics.jsonl without wall times, parsed as strict JSON."""
+
+    def refuse(c: str):
+        raise ValueError(f"{out / 'metrics.jsonl'}: {c} is not JSON")
+
+    rows = [json.loads(line, parse_constant=refuse) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def tensorboard_scalars(out: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar as TensorBoard reads it (purges applied): tag -> [(step, value)]."""
+    import logging
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logging.getLogger("tensorboard").setLevel(logging.ERROR)  # each purge is expected here, not news
+    acc = EventAccumulator(str(out / "tensorboard"), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def compare_logs(a: Path, b: Path) -> dict:
+    ra, rb = metrics_rows(a), metrics_rows(b)
+    ta, tb = tensorboard_scalars(a), tensorboard_scalars(b)
+    steps = [r["step"] for r in rb]
+    return {
+        "metrics_identical": ra == rb,
+        "metrics_rows": len(rb),
+        "metrics_duplicated_steps": len(steps) - len(set(steps)),
+        "tensorboard_identical": ta == tb,
+        "tensorboard_tags": len(tb),
+        "tensorboard_events": sum(len(v) for v in tb.values()),
+    }
+
+
 def resumed_from(stderr: str) -> int | None:
     if "resuming" not in stderr:
         return None
@@ -140,13 +178,14 @@ def versions() -> dict[str, str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=20)
-    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--every", type=int, default=5, help="log.checkpoint_every")
+    ap.add_argument("--early", type=int, default=3, help="kills before the first checkpoint (one inside its write)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the kill points (training uses the preset's seed 0)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/gankit-resume-kill"))
     a = ap.parse_args()
-    if a.kills > a.steps - 1:
-        ap.error("--kills must be below --steps")
+    if a.kills - a.early > a.steps - a.every or a.early < 1 or a.early > a.every:
+        ap.error("need 1 <= --early <= --every and --kills - --early <= --steps - --every")
     rng = random.Random(a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
     prepare_data(a.out)
@@ -162,12 +201,23 @@ def main() -> int:
         print(r.stderr, file=sys.stderr)
         return 1
     t_base = time.time() - t0
-    points = sorted(rng.sample(range(1, a.steps), a.kills))
+    # Before the first checkpoint: kills after steps 1..every-1 and one inside the first
+    # checkpoint's write; each rerun finds no checkpoint and starts afresh.
+    early = sorted(rng.sample(range(1, a.every), a.early - 1)) + [a.every]
+    points = [(s, "step") for s in early[:-1]] + [(a.every, "write")]
+    points += [(s, "step" if i % 2 == 0 else "external") for i, s in enumerate(sorted(rng.sample(range(a.every, a.steps), a.kills - a.early)))]
     rows = []
     t1 = time.time()
-    for i, step in enumerate(points):
-        kind = "step" if i % 2 == 0 else "external"
-        if kind == "step":
+    for i, (step, kind) in enumerate(points):
+        # An external kill lands some steps after its target: keep each target past every
+        # step logged so far, so each kill lands in steps the run has yet to make.
+        step = max(step, last_logged_step(killed) + 1)
+        if step >= a.steps:
+            ap.error(f"kill {i + 1} has no steps left to land in; give more --steps")
+        if kind == "write":
+            r = run(train_args(a.steps, a.every), killed, fault="kill-in-write=1:partial")
+            rc, err, logged = r.returncode, r.stderr, last_logged_step(killed)
+        elif kind == "step":
             r = run(train_args(a.steps, a.every), killed, fault=f"kill-at-step={step}")
             rc, err, logged = r.returncode, r.stderr, last_logged_step(killed)
         else:
@@ -181,23 +231,30 @@ def main() -> int:
         return 1
     t_killed = time.time() - t1
     cmp = compare(ckpt.checkpoint_path(base / "checkpoints", a.steps), ckpt.checkpoint_path(killed / "checkpoints", a.steps))
+    logs = compare_logs(base, killed)
     result = {
         "command": " ".join([sys.executable, *sys.argv]),
         "train_args": train_args(a.steps, a.every),
         "kill_seed": a.seed,
         "kills": rows,
         "kills_landed": sum(r["returncode"] == -signal.SIGKILL for r in rows),
+        "kills_before_first_checkpoint": a.early,
         "final": cmp,
+        "logs": logs,
         "wall_seconds": {"uninterrupted": round(t_base, 1), "killed_and_resumed": round(t_killed, 1)},
         "versions": versions(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared; timings under load)",
     }
     (a.out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(
-        f"{result['kills_landed']}/{a.kills} kills landed; final state identical: {cmp['identical']} "
-        f"({cmp['tensors_compared']} tensors, {cmp['bytes_compared']} bytes; parts {', '.join(cmp['parts'])})"
+        f"{result['kills_landed']}/{a.kills} kills landed ({a.early} before the first checkpoint); "
+        f"final state identical: {cmp['identical']} ({cmp['tensors_compared']} tensors, {cmp['bytes_compared']} bytes; "
+        f"parts {', '.join(cmp['parts'])}); metrics.jsonl identical: {logs['metrics_identical']} "
+        f"({logs['metrics_rows']} rows, {logs['metrics_duplicated_steps']} duplicated); TensorBoard identical: "
+        f"{logs['tensorboard_identical']} ({logs['tensorboard_tags']} tags, {logs['tensorboard_events']} events)"
     )
-    return 0 if cmp["identical"] and result["kills_landed"] == a.kills else 1
+    ok = cmp["identical"] and logs["metrics_identical"] and logs["tensorboard_identical"]
+    return 0 if ok and result["kills_landed"] == a.kills else 1
 
 
 if __name__ == "__main__":

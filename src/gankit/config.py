@@ -142,8 +142,11 @@ class LogConfig(_Section):
     diagnostics_every: int = Field(500, ge=1)
 
 
+MAX_SEED = 2**62  # the nets' random generators take 64-bit seeds; runs add small offsets to it
+
+
 class Config(_Section):
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     data: DataConfig = Field(default_factory=DataConfig)
     noise: NoiseConfig = Field(default_factory=NoiseConfig)
     generator: NetConfig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -133,41 +134,39 @@ def _torchrun(a: argparse.Namespace) -> int:
         return 130
 
 
-def cmd_sample(a: argparse.Namespace) -> int:
-    import numpy as np
-    import torch
+MAX_GRID = 10_000  # samples in one .png grid; more go to .npy
 
+
+def cmd_sample(a: argparse.Namespace) -> int:
     from gankit.images import save_grid
-    from gankit.training.generator import load_generator, sample_noise
     from gankit.training.build import generate
+    from gankit.training.generator import iter_samples, load_generator, sample_noise, sample_shape, write_npy
     from gankit.training.translation import refuse_translator
 
     out = Path(a.out)
     if out.suffix not in (".png", ".npy"):
         raise GankitError(f"--out {a.out}: expected a .png or .npy file name")
+    if out.suffix == ".png" and a.n > MAX_GRID:
+        raise GankitError(f"--n {a.n}: a .png grid holds at most {MAX_GRID} samples; write more as .npy")
     G, cfg, context, step = load_generator(a.run)
     refuse_translator(a.run, context)
-    labels = None
     if a.label is not None:
         k = context.get("num_classes", 0)
         if not k:
             raise GankitError(f"--label: {a.run} is not a conditional model")
         if not 0 <= a.label < k:
             raise GankitError(f"--label {a.label}: expected a class in 0..{k - 1}")
-        labels = torch.full((a.n,), a.label, dtype=torch.long)
-    x = generate(G, a.n, sample_noise(cfg, context, a.seed), cfg.data.pixel_range, labels)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
-        from gankit.atomic import write_with
-
-        def write_npy(path: Path) -> None:
-            with open(path, "wb") as f:  # a file object: np.save would add ".npy" to a bare path
-                np.save(f, x.numpy())
-
-        write_with(out, write_npy)
-    elif x.dim() != 4 or x.shape[1] not in (1, 3):
-        raise GankitError(f"--out {a.out}: this run's samples are not images (shape {list(x.shape[1:])}); write them as .npy")
+        shape = sample_shape(G, context["noise_dim"], context.get("num_classes", 0))
+        write_npy(out, a.n, shape, lambda: iter_samples(G, a.n, sample_noise(cfg, context, a.seed), cfg.data.pixel_range, a.label))
     else:
+        import torch
+
+        labels = None if a.label is None else torch.full((a.n,), a.label, dtype=torch.long)
+        x = generate(G, a.n, sample_noise(cfg, context, a.seed), cfg.data.pixel_range, labels)
+        if x.dim() != 4 or x.shape[1] not in (1, 3):
+            raise GankitError(f"--out {a.out}: this run's samples are not images (shape {list(x.shape[1:])}); write them as .npy")
+        out.parent.mkdir(parents=True, exist_ok=True)
         save_grid(x, out)
     print(f"wrote {a.n} samples from step {step} to {out}")
     return 0
@@ -272,6 +271,18 @@ def _os_error_line(e: OSError) -> str:
     return f"{e.filename}: {what}" if e.filename else what
 
 
+def _closed_pipe() -> int:
+    """stdout's reader has gone (``gankit presets | head -1``): stop quietly with the exit
+    code of a process ended by SIGPIPE, and point stdout at /dev/null so the interpreter's
+    final flush does not complain."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 128 + 13  # SIGPIPE
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line and return its exit code: 0 ok, 2 bad input, 3 training
     diverged, 130 interrupted. A bad argument (or --help) raises SystemExit(2) (or 0) from
@@ -282,7 +293,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     debug = args.debug = debug or args.debug
     try:
         handler = COMMANDS.get(args.command) or MODULE_COMMANDS[args.command].run
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except DivergenceError as e:
         if debug:
             raise

@@ -6,6 +6,7 @@ uint32 per dimension; the data follow in C order.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: truncated IDX header")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = _TYPES[type_code]
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a forged header cannot overflow it
     have = len(raw) - header
     if have != expected:
         what = "truncated" if have < expected else "has trailing bytes"

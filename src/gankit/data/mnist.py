@@ -119,8 +119,14 @@ def read_mnist_pickle(path: Path) -> Dataset:
         raise DataError(f"{path}: expected ((train_x, train_y), (valid_x, valid_y), (test_x, test_y))") from None
 
     def split(x: np.ndarray, y: np.ndarray, what: str) -> Split:
-        if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != 784:
-            raise DataError(f"{path}: {what} images: expected an array [N, 784]")
+        if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != 784 or x.dtype.kind not in "fiu":
+            raise DataError(f"{path}: {what} images: expected a numeric array [N, 784]")
+        if not isinstance(y, np.ndarray) or y.ndim != 1 or y.dtype.kind not in "iu":
+            raise DataError(f"{path}: {what} labels: expected an integer array [N]")
+        if y.shape[0] != x.shape[0]:
+            raise DataError(f"{path}: {what} labels: {y.shape[0]} labels for {x.shape[0]} images")
+        if y.size and (y.min() < 0 or y.max() > 9):
+            raise DataError(f"{path}: {what} labels: expected classes 0..9, found {int(y.min())}..{int(y.max())}")
         return Split(torch.from_numpy(x.astype(np.float32)).view(-1, 1, 28, 28), torch.from_numpy(y.astype(np.int64)))
 
     return Dataset("mnist", split(trx, tr_y, "train"), split(vx, vy, "valid"), split(tex, tey, "test"), 10, str(path))

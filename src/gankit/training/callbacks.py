@@ -7,7 +7,6 @@ checkpoints, fault injection, the progress bar and a clean stop on SIGTERM or Ct
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import signal
 import sys
@@ -27,18 +26,21 @@ from gankit.training.algorithm1 import Callback, StepStats
 from gankit.training.build import net_context, sampling_generator
 from gankit.training.diagnostics import Diagnostics
 from gankit.training.refit import CriticRefit
-from gankit.training.resume import CHECKPOINTS, state_payload
+from gankit.training.resume import CHECKPOINTS, DIAGNOSTICS_KEY, state_payload
+from gankit.training.rundir import TENSORBOARD, json_row
 from gankit.training.noise import NoiseSampler
 from gankit.training.state import Conditions, TrainState
 from gankit.training.translation import PREVIEW, columns
 
 
 class DivergenceGuard:
-    """Stops the run at the first step with a non-finite loss, and at logging steps and
-    before every checkpoint if a weight is non-finite, so a diverged state is never saved.
+    """Stops the run at the first step with a non-finite loss or diagnostic measurement, and
+    at logging steps and before every checkpoint if a weight, an optimiser state entry or
+    the weight average is non-finite, so a diverged state is never saved.
 
-    The loss check is one host sync per step on two scalars; the weight check reads
-    every parameter, so it runs only every ``every`` steps.
+    The loss check is one host sync per step on two scalars; the state check reads every
+    parameter and optimiser tensor, so it runs only every ``every`` steps (and before each
+    checkpoint). ``diverged`` holds (step, what) once it has stopped a run.
     """
 
     ADVICE = (
@@ -46,21 +48,60 @@ class DivergenceGuard:
         "or a different seed"
     )
 
-    def __init__(self, every: int, last_checkpoint: Callable[[], Optional[Path]] = lambda: None) -> None:
+    def __init__(
+        self,
+        every: int,
+        last_checkpoint: Callable[[], Optional[Path]] = lambda: None,
+    ) -> None:
         self.every = every
         self.last_checkpoint = last_checkpoint
+        self.diverged: Optional[tuple[int, str]] = None
 
     def fail(self, step: int, what: str) -> None:
+        self.diverged = (step, what)
         last = self.last_checkpoint()
-        kept = f"its last good checkpoint {last.name} is kept" if last is not None else "no checkpoint had been written yet"
+        kept = (f"its last checkpoint (all of whose state is finite) {last.name} is kept" if last is not None
+                else "no checkpoint had been written yet")
         raise DivergenceError(f"diverged at step {step}: {what}; training stopped and {kept}. {self.ADVICE}.")
 
+    @staticmethod
+    def _first_bad(named: Iterator[tuple[str, torch.Tensor]]) -> Optional[str]:
+        named = [(n, t) for n, t in named if t.is_floating_point()]
+        if not named:
+            return None
+        if bool(torch.stack([torch.isfinite(t).all() for _, t in named]).all()):
+            return None
+        return next(n for n, t in named if not bool(torch.isfinite(t).all()))
+
+    @staticmethod
+    def _optimizer_tensors(net: torch.nn.Module, opt: torch.optim.Optimizer) -> Iterator[tuple[str, torch.Tensor]]:
+        names = {id(p): n for n, p in net.named_parameters()}
+        for p, st in opt.state.items():
+            for k, v in st.items():
+                if torch.is_tensor(v):
+                    yield f"{names.get(id(p), '?')} {k}", v
+
     def check_weights(self, s: TrainState, step: int) -> None:
-        for net_name, net in (("generator", s.G), ("discriminator", s.D)):
-            flags = [torch.isfinite(p).all() for p in net.parameters()]
-            if flags and not bool(torch.stack(flags).all()):
-                bad = next(n for n, p in net.named_parameters() if not bool(torch.isfinite(p).all()))
-                self.fail(step, f"the {net_name}'s weights are not finite (first: {bad})")
+        """Weights, optimiser state and weight average: everything a checkpoint saves that can diverge."""
+        parts = [
+            ("the generator's weights", s.G.named_parameters()),
+            ("the discriminator's weights", s.D.named_parameters()),
+            ("the generator optimiser's state tensors", self._optimizer_tensors(s.G, s.opt_g)),
+            ("the discriminator optimiser's state tensors", self._optimizer_tensors(s.D, s.opt_d)),
+        ]
+        if s.ema is not None:
+            parts.append(("the weights of the generator's average", s.ema.module.named_parameters()))
+        for what, named in parts:
+            bad = self._first_bad(named)
+            if bad is not None:
+                self.fail(step, f"{what} are not finite (first: {bad})")
+
+    def check_measurements(self, step: int, row: dict[str, float]) -> None:
+        """Diagnostics call this with each measurement (``Diagnostics.on_measured``): a
+        non-finite one (e.g. G's gradient norm) is a divergence, never logged."""
+        for k, v in row.items():
+            if not math.isfinite(v):
+                self.fail(step, f"the diagnostic {k} is {v}")
 
     def __call__(self, s: TrainState, st: StepStats) -> None:
         losses = torch.stack([st.d_loss.float(), st.g_loss.float()])
@@ -74,15 +115,21 @@ class DivergenceGuard:
 
 class MetricsLog:
     """metrics.jsonl and TensorBoard scalars every ``every`` steps (DivergenceGuard, which
-    runs before it, has already stopped the run on non-finite numbers), with the
-    measurements of ``diagnostics`` (which run before it too) in the same row."""
+    runs before it, has already stopped the run on non-finite losses), with the
+    measurements of ``diagnostics`` (which run before it too) in the same row. Rows are
+    strict JSON: a non-finite number is written as null.
+
+    ``start`` is the step the run starts from (0, or the resumed checkpoint's): the
+    TensorBoard writer begins with a purge of every event after it, so events a killed
+    run logged past its last checkpoint are replaced, not duplicated (metrics.jsonl is cut
+    by ``rundir.cut_logs`` before training goes on)."""
 
     def __init__(
         self,
         run_dir: Path,
         every: int,
         tensorboard: bool,
-        resumed_at: Optional[int] = None,
+        start: int = 0,
         diagnostics: Optional[Diagnostics] = None,
     ) -> None:
         self.path = run_dir / "metrics.jsonl"
@@ -93,8 +140,7 @@ class MetricsLog:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            # On resume, drop the events logged after the checkpoint: they are logged again.
-            self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=None if resumed_at is None else resumed_at + 1)
+            self.writer = SummaryWriter(str(run_dir / TENSORBOARD), purge_step=start + 1)
         self.latest: dict[str, float] = {}
 
     def __call__(self, s: TrainState, st: StepStats) -> None:
@@ -115,12 +161,12 @@ class MetricsLog:
         self.latest = row
         try:
             with open(self.path, "a") as f:
-                f.write(json.dumps(row) + "\n")
+                f.write(json_row(row) + "\n")
         except OSError as e:  # name the file: a failed write() does not
             raise OSError(e.errno, e.strerror or str(e), str(self.path)) from e
         if self.writer is not None:
             for k, v in row.items():
-                if k not in ("step", "seconds") and isinstance(v, (int, float)):
+                if k not in ("step", "seconds") and isinstance(v, (int, float)) and math.isfinite(v):
                     self.writer.add_scalar(k, v, st.step)
 
     def close(self) -> None:
@@ -174,7 +220,8 @@ class SampleGrids:
 
 class Checkpointer:
     """Saves every ``every`` steps or ``seconds`` of wall time, whichever comes first, and
-    keeps the newest ``keep``. The weights are checked first: a diverged state is never saved."""
+    keeps the newest ``keep``. Weights, optimiser state and weight average are checked
+    first: a non-finite state is never saved, so every kept checkpoint is finite."""
 
     def __init__(
         self,
@@ -185,10 +232,12 @@ class Checkpointer:
         seconds: float,
         keep: int,
         guard: Optional[DivergenceGuard] = None,
+        extras: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self.dir = run_dir / CHECKPOINTS
         self.cfg, self.context, self.every, self.seconds, self.keep = cfg, context, every, seconds, keep
         self.guard = guard
+        self.extras = extras  # the callbacks' own state (diagnostics), saved with the training state
         self.last_time = time.monotonic()
 
     def last(self) -> Optional[Path]:
@@ -202,7 +251,7 @@ class Checkpointer:
         previous = self.last()
         hook = ckpt.write_fault_hook()
         try:
-            ckpt.save(path, state_payload(s, self.cfg, self.context), hook=hook)
+            ckpt.save(path, state_payload(s, self.cfg, self.context, self.extras()), hook=hook)
         except CheckpointError as e:
             kept = f"the last good checkpoint {previous.name} is intact" if previous is not None else "no earlier checkpoint exists"
             raise CheckpointError(f"{e}; {kept}; free some space and run the same command again to resume") from None
@@ -303,6 +352,8 @@ class TrainingCallbacks:
     saver: Optional[Checkpointer] = None
     bar: Optional[ProgressBar] = None
     stop: Optional[StopOnSignal] = None
+    guard: Optional[DivergenceGuard] = None
+    diagnostics: Optional[Diagnostics] = None
 
     def close(self) -> None:
         if self.bar is not None:
@@ -321,16 +372,19 @@ def default_callbacks(
     extra: Iterable[Callback] = (),
     progress: bool = False,
     say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    diagnostics: Optional[Diagnostics] = None,
 ) -> TrainingCallbacks:
     """The callbacks every training of ``cfg`` runs with. With ``run_dir`` (``gankit train``)
     they also write the run's files: metrics, TensorBoard, grids and checkpoints (holding
-    ``context``); ``resumed`` drops TensorBoard events after the resumed step, ``extra``
-    are the caller's callbacks. Without it (training in memory, e.g. the Figure 1
+    ``context``); ``resumed`` drops TensorBoard events after the resumed step (a fresh
+    start drops all), ``extra`` are the caller's callbacks, ``diagnostics`` one made (and
+    restored) by the caller. Without it (training in memory, e.g. the Figure 1
     reproduction) they are the guard, the weight average and diagnostics. In a data-parallel
     job only the main process writes and measures; the others keep the guard, the average
     and the stop signal (all processes must take part in its vote)."""
     main = state.shard.main
-    diagnostics = Diagnostics(cfg, run_dir, state) if cfg.log.diagnostics and main else None
+    if diagnostics is None and cfg.log.diagnostics and main:
+        diagnostics = Diagnostics(cfg, run_dir, state)
     log: Optional[MetricsLog] = None
     grids: Optional[SampleGrids] = None
     saver: Optional[Checkpointer] = None
@@ -338,14 +392,17 @@ def default_callbacks(
     bar: Optional[ProgressBar] = None
     stop: Optional[StopOnSignal] = None
     guard = DivergenceGuard(cfg.log.every)
+    if diagnostics is not None:
+        diagnostics.on_measured = guard.check_measurements
     if run_dir is not None and not main:
         stop = StopOnSignal(None, say)
     elif run_dir is not None:
-        log = MetricsLog(run_dir, cfg.log.every, cfg.log.tensorboard, state.step if resumed else None, diagnostics)
+        log = MetricsLog(run_dir, cfg.log.every, cfg.log.tensorboard, state.step if resumed else 0, diagnostics)
         grids = SampleGrids(run_dir, cfg.log.samples_every, state.noise, cfg.data.pixel_range, log.writer,
                             state.conditions.fixed(PREVIEW))
         saver = Checkpointer(run_dir, cfg, context or {}, cfg.log.checkpoint_every, cfg.log.checkpoint_seconds,
-                             cfg.log.keep_checkpoints, guard)  # checks the weights first: a diverged state is never saved
+                             cfg.log.keep_checkpoints, guard,  # checks the state first: a diverged state is never saved
+                             extras=lambda: {DIAGNOSTICS_KEY: diagnostics.state_dict()} if diagnostics is not None else {})
         guard.last_checkpoint = saver.last  # its message names the checkpoint the run keeps
         kill_at = ckpt.faults().get("kill-at-step")
         kill = KillAtStep(int(kill_at)) if kill_at else None
@@ -368,4 +425,4 @@ def default_callbacks(
         bar,  # counts the steps that are complete
         stop,  # last: a requested stop saves the finished step, then ends the run
     ]
-    return TrainingCallbacks([c for c in ordered if c is not None], log, grids, saver, bar, stop)
+    return TrainingCallbacks([c for c in ordered if c is not None], log, grids, saver, bar, stop, guard, diagnostics)

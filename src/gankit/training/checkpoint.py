@@ -4,9 +4,11 @@ else as JSON in its metadata. No pickle: loading runs no code.
 A checkpoint holds the whole training state: both nets, both optimisers, the step,
 every random generator (torch's global one drives dropout) and the data order.
 
-The metadata carries a sha256 over the JSON tree and every tensor's name, dtype, shape
-and bytes; :func:`load` recomputes it, so a flipped bit or a truncated file is reported
-as damaged instead of resuming from silently wrong weights.
+The metadata carries a sha256 over the rest of the metadata (the format name and the JSON
+tree) and every tensor's name, dtype, shape and bytes; :func:`load` recomputes it, so a
+flipped bit anywhere, a changed format name or a truncated file is reported as damaged
+instead of resuming from silently wrong weights. Format 2 files (whose checksum leaves out
+the format name) are still read; format 1 files, which have no checksum, are refused.
 """
 from __future__ import annotations
 
@@ -30,8 +32,9 @@ from torch import Tensor
 from gankit import atomic
 from gankit.errors import CheckpointError
 
-FORMAT = "gankit-checkpoint/2"
-OLD_FORMATS = ("gankit-checkpoint/1",)  # no checksum; still loadable
+FORMAT = "gankit-checkpoint/3"
+FORMAT_2 = "gankit-checkpoint/2"  # checksum over the tree and tensors only; still read
+UNCHECKED_FORMATS = ("gankit-checkpoint/1",)  # no checksum at all: refused
 NAME = re.compile(r"^ckpt-(\d{8})\.safetensors$")
 DAMAGED_SUFFIX = ".damaged"
 MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header
@@ -123,7 +126,7 @@ def _join(tree: Any, tensors: dict[str, Tensor]) -> Any:
 
 
 def digest(tree_json: str, tensors: dict[str, Tensor]) -> str:
-    """sha256 of the JSON tree and every tensor (name, dtype, shape, bytes), in name order."""
+    """sha256 of the JSON text and every tensor (name, dtype, shape, bytes), in name order."""
     h = hashlib.sha256(tree_json.encode())
     for key in sorted(tensors):
         t = tensors[key]
@@ -162,8 +165,14 @@ def encode(payload: dict[str, Any]) -> bytes:
     """The bytes of a checkpoint file holding ``payload`` (nested dicts of tensors and JSON values)."""
     tensors: dict[str, Tensor] = {}
     tree = json.dumps(_split(payload, "s", tensors), allow_nan=False)
-    meta = {"format": FORMAT, "tree": tree, "sha256": digest(tree, tensors)}
+    meta = {"format": FORMAT, "tree": tree}
+    meta["sha256"] = digest(_signed(meta), tensors)
     return st_save(tensors, metadata=meta)
+
+
+def _signed(meta: dict[str, Any]) -> str:
+    """The metadata the checksum covers: all of it but the checksum, as canonical JSON."""
+    return json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True)
 
 
 def save(path: str | Path, payload: dict[str, Any], hook: Optional[Callable[[str], None]] = None) -> None:
@@ -206,19 +215,24 @@ def load(path: str | Path) -> dict[str, Any]:
     except (SafetensorError, ValueError, RuntimeError, AttributeError, TypeError) as e:
         raise CheckpointError(f"{path}: damaged checkpoint ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     fmt = meta.get("format")
-    if fmt != FORMAT and fmt not in OLD_FORMATS:
+    if fmt in UNCHECKED_FORMATS:
+        raise CheckpointError(f"{path}: format {fmt!r} has no checksum, so damage to it cannot be detected; "
+                              f"not read (this gankit reads {FORMAT!r} and {FORMAT_2!r})")
+    if fmt not in (FORMAT, FORMAT_2):
         raise CheckpointError(f"{path}: not a gankit checkpoint (format {fmt!r}, expected {FORMAT!r})")
     tree = meta.get("tree")
     if not isinstance(tree, str):
         raise CheckpointError(f"{path}: damaged checkpoint (no state tree in its metadata)")
-    if fmt == FORMAT:
-        want = meta.get("sha256")
-        if want is None or digest(tree, tensors) != want:
-            raise CheckpointError(f"{path}: damaged checkpoint (sha256 checksum does not match its contents)")
+    want = meta.get("sha256")
+    if want is None or digest(_signed(meta) if fmt == FORMAT else tree, tensors) != want:
+        raise CheckpointError(f"{path}: damaged checkpoint (sha256 checksum does not match its contents)")
     try:
-        return _join(json.loads(tree), tensors)
-    except (KeyError, ValueError, TypeError) as e:
+        payload = _join(json.loads(tree), tensors)
+    except (KeyError, ValueError, TypeError, RecursionError) as e:
         raise CheckpointError(f"{path}: damaged checkpoint metadata ({e})") from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path}: not a gankit checkpoint (its state is a {type(payload).__name__}, not a mapping)")
+    return payload
 
 
 def list_checkpoints(folder: str | Path) -> list[Path]:

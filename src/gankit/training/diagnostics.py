@@ -19,6 +19,8 @@ The numbers go into ``log_row`` on logging steps (MetricsLog adds them to metric
 TensorBoard) and into ``bar_text`` for the progress bar. Between measurements a step
 costs two integer comparisons. The samples come from the callback's own noise and data
 generators, so turning diagnostics on or off never changes the training run itself.
+Their state (peaks, warnings given, a measurement waiting for its logging step) is part
+of every checkpoint, so a resumed run logs and warns exactly as an uninterrupted one.
 
 Warnings, once each per run, in plain words with what to try: the discriminator
 saturating (D(G(z)) near 0 while the generator's gradient has vanished), and diversity
@@ -29,7 +31,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -85,6 +87,8 @@ class Diagnostics:
         self.pending: dict[str, float] = {}
         self.latest: dict[str, float] = {}
         self.log_row: dict[str, float] = {}  # for this step's metrics row (MetricsLog runs after us); empty off logging steps
+        # Called with each step's measurements before they are used (the divergence guard's check).
+        self.on_measured: Optional[Callable[[int, dict[str, float]], None]] = None
         self.bar_text = ""  # the latest measurements, for the progress bar
 
     # -- measurements ------------------------------------------------------------------
@@ -170,6 +174,8 @@ class Diagnostics:
         step = st.step
         if step % self.every == 0 or step == 1:
             row = self.measure(s, st)
+            if self.on_measured is not None:
+                self.on_measured(step, row)
             self.check(step, row)
             self.pending, self.latest = row, row
             self.bar_text = self.postfix(row)
@@ -184,3 +190,46 @@ class Diagnostics:
             text += f" modes={int(row['diag_modes'])}/{self.spec.num_modes}"
         return text
 
+    # -- checkpoints -------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "peak_grad": self.peak_grad,
+            "peak_diversity": self.peak_diversity,
+            "peak_modes": self.peak_modes,
+            "warned": sorted(self.warned),
+            "pending": dict(self.pending),
+            "latest": dict(self.latest),
+        }
+
+    def load_state_dict(self, state: Any) -> None:
+        """Raises ValueError naming the entry when ``state`` is not a diagnostics state."""
+
+        def number(key: str, v: Any) -> float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"{key}: expected a number, got {v!r}")
+            return float(v)
+
+        def row(key: str, v: Any) -> dict[str, float]:
+            if not isinstance(v, dict) or not all(isinstance(k, str) for k in v):
+                raise ValueError(f"{key}: expected a mapping of measurements")
+            return {k: number(f"{key}.{k}", x) for k, x in v.items()}
+
+        if not isinstance(state, dict):
+            raise ValueError(f"expected a mapping, got {type(state).__name__}")
+        missing = [k for k in ("peak_grad", "peak_diversity", "peak_modes", "warned", "pending", "latest") if k not in state]
+        if missing:
+            raise ValueError(f"missing {missing}")
+        warned = state["warned"]
+        if not isinstance(warned, list) or not all(isinstance(w, str) for w in warned):
+            raise ValueError("warned: expected a list of names")
+        peak_modes = state["peak_modes"]
+        if isinstance(peak_modes, bool) or not isinstance(peak_modes, int):
+            raise ValueError(f"peak_modes: expected an integer, got {peak_modes!r}")
+        self.peak_grad = number("peak_grad", state["peak_grad"])
+        self.peak_diversity = number("peak_diversity", state["peak_diversity"])
+        self.peak_modes = peak_modes
+        self.warned = set(warned)
+        self.pending = row("pending", state["pending"])
+        self.latest = row("latest", state["latest"])
+        self.bar_text = self.postfix(self.latest) if {"diag_g_grad_norm", "diag_diversity"} <= self.latest.keys() else ""

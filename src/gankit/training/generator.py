@@ -1,19 +1,32 @@
-"""Loading a trained generator for sampling and evaluation: no optimiser state, no data."""
+"""Loading a trained generator for sampling and evaluation (no optimiser state, no data),
+and drawing samples batch by batch into a .npy file of any size."""
 from __future__ import annotations
 
-import json
+import errno
+import math
+import shutil
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
+import numpy as np
 import torch
 
-from gankit.config import Config, config_from_dict
-from gankit.errors import CheckpointError
+from gankit import atomic
+from gankit.config import Config
+from gankit.errors import CheckpointError, GankitError
 from gankit.training import checkpoint as ckpt
-from gankit.training.build import build_nets, generate
+from gankit.training.build import build_nets, generate, to_unit_range
 from gankit.training.ema import BN_RECALIBRATION_SEED, recalibrate_batchnorm
-from gankit.training.resume import CHECKPOINTS, EMA_KEY, EXTRAS, newest_good_checkpoint
+from gankit.training.resume import (
+    CHECKPOINTS,
+    EMA_KEY,
+    EXTRAS,
+    check_net_state,
+    check_step,
+    newest_good_checkpoint,
+    payload_config,
+)
 from gankit.training.noise import NoiseSampler
 
 
@@ -43,17 +56,29 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tupl
         for line in problems:  # fell back past damaged ones: say so, on stderr
             print(line, file=sys.stderr)
         payload = found[1]
+        path = found[0]
     else:
-        payload = ckpt.load(resolve_checkpoint(p))
-    cfg = config_from_dict(json.loads(payload["config"]), f"{p}: config")
-    context = json.loads(payload["context"])
-    G, _ = build_nets(cfg, context)
-    ema = payload.get(EXTRAS, {}).get(EMA_KEY)
-    G.load_state_dict(ema["weights"] if ema is not None else payload["G"])
+        path = resolve_checkpoint(p)
+        payload = ckpt.load(path)
+    cfg, context = payload_config(path, payload)
+    step = check_step(path, payload)
+    try:
+        G, _ = build_nets(cfg, context)
+    except (GankitError, TypeError, ValueError, RuntimeError, KeyError) as e:
+        raise CheckpointError(f"{path}: its config and context do not build nets ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    saved_extras = payload.get(EXTRAS, {})
+    ema = saved_extras.get(EMA_KEY) if isinstance(saved_extras, dict) else None
+    if ema is not None and not (isinstance(ema, dict) and "weights" in ema):
+        raise CheckpointError(f"{path}: {EXTRAS}.{EMA_KEY}: expected the weight average's state")
+    where, weights = (f"{EXTRAS}.{EMA_KEY}.weights", ema["weights"]) if ema is not None else ("G", payload.get("G"))
+    if weights is None:
+        raise CheckpointError(f"{path}: G: missing")
+    check_net_state(path, where, weights, G, "generator")
+    G.load_state_dict(weights)
     G.to(device).eval()
     if ema is not None:  # the average's weights came with the live G's batch-norm statistics: recompute them
         recalibrate_batchnorm(G, sample_noise(cfg, context, BN_RECALIBRATION_SEED))
-    return G, cfg, context, int(payload["step"])
+    return G, cfg, context, step
 
 
 def sample_noise(cfg: Config, context: dict[str, Any], seed: int) -> NoiseSampler:
@@ -63,3 +88,78 @@ def sample_noise(cfg: Config, context: dict[str, Any], seed: int) -> NoiseSample
 def sample_from(path: str | Path, n: int, seed: int = 0, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
     G, cfg, context, _ = load_generator(path)
     return generate(G, n, sample_noise(cfg, context, seed), cfg.data.pixel_range, labels)
+
+
+# ---------------------------------------------------------------------------------------
+# Streaming samples to .npy
+
+SAMPLE_BATCH = 1000
+
+
+@torch.no_grad()
+def iter_samples(
+    G: torch.nn.Module,
+    n: int,
+    noise: NoiseSampler,
+    pixel_range: str = "unit",
+    label: Optional[int] = None,
+    batch: int = SAMPLE_BATCH,
+) -> Iterator[torch.Tensor]:
+    """``generate``'s samples (the same noise, the same order), one batch at a time."""
+    G.eval()
+    for i in range(0, n, batch):
+        m = min(batch, n - i)
+        z, y = noise.sample(m)
+        if label is not None:
+            y = torch.full((m,), label, dtype=torch.long)
+        yield to_unit_range(G(z, y), pixel_range).clamp_(0, 1)
+
+
+def sample_shape(G: torch.nn.Module, noise_dim: int, num_classes: int) -> tuple[int, ...]:
+    """The shape of one sample of G (one zero noise vector through it)."""
+    with torch.no_grad():
+        y = torch.zeros(1, dtype=torch.long) if num_classes else None
+        return tuple(G(torch.zeros(1, noise_dim), y).shape[1:])
+
+
+def write_npy(
+    path: Path,
+    n: int,
+    shape: tuple[int, ...],
+    batches: Callable[[], Iterator[torch.Tensor]],
+    dtype: np.dtype = np.dtype("<f4"),
+) -> None:
+    """Atomically write ``n`` samples of ``shape`` to ``path`` as a .npy array [n, *shape]:
+    the header, then each batch as it is drawn (memory stays one batch for any ``n``).
+    A file that cannot fit in the free space of ``path``'s file system is refused up front,
+    and a write that fails (a full disk) names ``path``."""
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n, *shape)}
+    size = n * math.prod(shape) * dtype.itemsize + 128 + len(repr(header))
+    folder = path.parent if str(path.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if size > free:
+        raise GankitError(f"--out {path}: {n} samples of shape {list(shape)} need {_bytes(size)}; "
+                          f"{folder} has {_bytes(free)} free")
+    try:
+        with atomic.atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.lib.format.write_array_header_2_0(f, header) if size >= 1 << 32 else np.lib.format.write_array_header_1_0(f, header)
+                written = 0
+                for x in batches():
+                    a = np.ascontiguousarray(x.numpy(), dtype=dtype)
+                    f.write(a.tobytes())
+                    written += a.shape[0]
+                if written != n:
+                    raise GankitError(f"--out {path}: drew {written} samples, expected {n}")
+    except OSError as e:
+        why = "no space left on device" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        raise GankitError(f"--out {path}: could not write the samples ({why}); no file was written") from None
+
+
+def _bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} bytes"

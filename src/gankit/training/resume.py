@@ -1,17 +1,21 @@
-"""Resuming a run directory: what a checkpoint holds, which checkpoint to resume from, and
-putting a fresh training state back exactly where the checkpoint left it."""
+"""Resuming a run directory: what a checkpoint holds, which checkpoint to resume from,
+checking its content against the run's config, and putting a fresh training state back
+exactly where the checkpoint left it."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
+from torch import Tensor, nn
 
-from gankit.atomic import stale_temp_files, write_text
+from gankit.atomic import stale_temp_files
 from gankit.config import Config, config_from_dict
-from gankit.errors import CheckpointError, GankitError
+from gankit.errors import CheckpointError, ConfigError, GankitError
 from gankit.training import checkpoint as ckpt
+from gankit.training.rundir import bookkeeping
 from gankit.training.state import TrainState
 
 CHECKPOINTS = "checkpoints"  # a run directory's checkpoint folder
@@ -20,11 +24,17 @@ RESUME_MODES = ("auto", "never")
 EXTRAS = "extras"
 EMA_KEY = "G_ema"
 SCALER_KEYS = ("scaler_d", "scaler_g")  # fp16 loss scalers, under "extras"
+DIAGNOSTICS_KEY = "diagnostics"  # Diagnostics.state_dict(); a checkpoint without it resumes with fresh diagnostics
 
 Found = tuple[Path, dict[str, Any]]  # a checkpoint's path and its loaded payload
 
 
-def state_payload(s: TrainState, cfg: Config, context: dict[str, Any]) -> dict[str, Any]:
+def state_payload(
+    s: TrainState, cfg: Config, context: dict[str, Any], extras: Optional[dict[str, Any]] = None
+) -> dict[str, Any]:
+    """A checkpoint's content; ``extras`` are the callbacks' state (e.g. diagnostics) by key."""
+    saved_extras = {EMA_KEY: s.ema.state_dict()} if s.ema is not None else {}
+    saved_extras.update(extras or {})
     return {
         "step": s.step,
         "config": json.dumps(cfg.to_dict()),
@@ -38,10 +48,7 @@ def state_payload(s: TrainState, cfg: Config, context: dict[str, Any]) -> dict[s
         "conditions": s.conditions.state_dict(),
         "rng": ckpt.rng_state(),
         "processes": s.shard.world,  # the data-parallel world size that wrote it (same global batch on resume)
-        EXTRAS: {
-            **({EMA_KEY: s.ema.state_dict()} if s.ema is not None else {}),
-            **{k: sc.state_dict() for k in SCALER_KEYS if (sc := getattr(s, k)) is not None},
-        },
+        EXTRAS: {**saved_extras, **{k: sc.state_dict() for k in SCALER_KEYS if (sc := getattr(s, k)) is not None}},
     }
 
 
@@ -56,8 +63,8 @@ def _state_like_params(opt: torch.optim.Optimizer) -> None:
 
 
 def restore(s: TrainState, payload: dict[str, Any]) -> None:
-    """Put ``s`` where ``payload`` left it, on whatever device ``s`` lives on (checkpoints
-    hold host tensors; load_state_dict copies them onto the parameters' device)."""
+    """Put ``payload`` (checked by :func:`check_payload`) into ``s``, on whatever device ``s``
+    lives on (checkpoints hold host tensors; load_state_dict copies them onto the parameters' device)."""
     s.G.load_state_dict(payload["G"])
     s.D.load_state_dict(payload["D"])
     s.opt_g.load_state_dict(payload["opt_g"])
@@ -108,22 +115,30 @@ def _quarantine(paths: list[Path], say: Callable[[str], None]) -> None:
         say(f"gankit: kept the damaged file as {target.name} for inspection")
 
 
+def check_out_dir(run_dir: Path, resume: str) -> bool:
+    """Whether ``run_dir`` holds a run to continue; an ``--out`` that cannot be one is a
+    GankitError. Reads only: nothing is written before the run's input is checked."""
+    if resume not in RESUME_MODES:
+        raise GankitError(f"--resume {resume}: expected one of {', '.join(RESUME_MODES)}")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GankitError(f"--out {run_dir}: exists and is not a directory")
+    if not (run_dir.is_dir() and any(not bookkeeping(p.name) for p in run_dir.iterdir())):
+        return False
+    if resume == "never":
+        raise GankitError(f"--out {run_dir}: run directory exists and --resume never was given; choose another --out")
+    if not ckpt.list_checkpoints(run_dir / CHECKPOINTS) and not (run_dir / "config.yaml").exists():
+        raise GankitError(f"--out {run_dir}: not empty and not a gankit run directory (no config.yaml); choose another --out")
+    return True
+
+
 def resume_point(run_dir: Path, resume: str, say: Callable[[str], None]) -> Optional[Found]:
     """The checkpoint ``gankit train --out run_dir`` continues from, or None for a new run.
 
     ``resume="auto"`` continues from the newest good checkpoint (damaged newer ones are
     reported and set aside); ``resume="never"`` refuses a non-empty directory."""
-    if resume not in RESUME_MODES:
-        raise GankitError(f"--resume {resume}: expected one of {', '.join(RESUME_MODES)}")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise GankitError(f"--out {run_dir}: exists and is not a directory")
-    if not (run_dir.is_dir() and any(run_dir.iterdir())):
+    if not check_out_dir(run_dir, resume):
         return None
-    if resume == "never":
-        raise GankitError(f"--out {run_dir}: run directory exists and --resume never was given; choose another --out")
     found = ckpt.list_checkpoints(run_dir / CHECKPOINTS)
-    if not found and not (run_dir / "config.yaml").exists():
-        raise GankitError(f"--out {run_dir}: not empty and not a gankit run directory (no config.yaml); choose another --out")
     for tmp in stale_temp_files(run_dir / CHECKPOINTS):
         tmp.unlink(missing_ok=True)  # a write killed before its rename; never a checkpoint
     existing = newest_good_checkpoint(run_dir / CHECKPOINTS, say, quarantine=True)
@@ -147,7 +162,7 @@ def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
 def check_same_config(existing: Found, cfg: Config, run_dir: Path) -> None:
     """Only train.* and log.* may change when a run resumes: anything else would continue
     one run with another's weights."""
-    saved = config_from_dict(json.loads(existing[1]["config"]), f"{existing[0]}: config")
+    saved, _ = payload_config(*existing)
     a, b = saved.model_dump(exclude={"train", "log"}), cfg.model_dump(exclude={"train", "log"})
     if a != b:
         raise GankitError(
@@ -156,15 +171,179 @@ def check_same_config(existing: Found, cfg: Config, run_dir: Path) -> None:
         )
 
 
-def truncate_metrics(path: Path, step: int) -> None:
-    """Drop rows logged after the checkpoint we resume from (they will be logged again)."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line)["step"] <= step:
-                keep.append(line)
-        except (ValueError, KeyError, TypeError):
-            continue  # a half-written last line from a crash
-    write_text(path, "".join(l + "\n" for l in keep))
+# ---------------------------------------------------------------------------------------
+# A checkpoint's content, checked against the run's config before any of it is used
+
+
+def _fail(path: Path, where: str, what: str) -> CheckpointError:
+    return CheckpointError(f"{path}: {where}: {what}")
+
+
+def _shape(t: Tensor) -> list[int]:
+    return list(t.shape)
+
+
+def check_like(path: Path, where: str, got: Any, ref: Any) -> None:
+    """``got`` has the structure of ``ref``: the same keys, list lengths and leaf types,
+    tensors of the same dtype and shape (e.g. a random generator's state of the right size)."""
+    if isinstance(ref, Tensor):
+        if not isinstance(got, Tensor):
+            raise _fail(path, where, f"expected a tensor, got {type(got).__name__}")
+        if got.dtype != ref.dtype or got.shape != ref.shape:
+            raise _fail(path, where, f"expected a {ref.dtype} tensor of shape {_shape(ref)}, got {got.dtype} {_shape(got)}")
+    elif isinstance(ref, dict):
+        if not isinstance(got, dict):
+            raise _fail(path, where, f"expected a mapping, got {type(got).__name__}")
+        missing = [k for k in ref if k not in got]
+        extra = [k for k in got if k not in ref]
+        if missing or extra:
+            raise _fail(path, where, f"missing {missing[:3]}" if missing else f"unexpected entries {extra[:3]}")
+        for k in ref:
+            check_like(path, f"{where}.{k}", got[k], ref[k])
+    elif isinstance(ref, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(ref):
+            n = len(got) if isinstance(got, (list, tuple)) else type(got).__name__
+            raise _fail(path, where, f"expected {len(ref)} entries, got {n}")
+        for i, (g, r) in enumerate(zip(got, ref)):
+            check_like(path, f"{where}[{i}]", g, r)
+    elif ref is None or (got is None and isinstance(ref, float)):  # e.g. Python's cached Gaussian: None or a float
+        if got is not None and (isinstance(got, bool) or not isinstance(got, (int, float))):
+            raise _fail(path, where, f"expected None or a number, got {type(got).__name__}")
+    elif isinstance(ref, (bool, str)):
+        if type(got) is not type(ref):
+            raise _fail(path, where, f"expected {type(ref).__name__}, got {type(got).__name__}")
+    elif isinstance(ref, (int, float)):
+        if isinstance(got, bool) or not isinstance(got, (int, float)) or (isinstance(ref, int) and not isinstance(got, int)):
+            raise _fail(path, where, f"expected {type(ref).__name__}, got {got!r}")
+
+
+def _check_finite(path: Path, where: str, tree: Any) -> None:
+    stack = [(where, tree)]
+    while stack:
+        w, t = stack.pop()
+        if isinstance(t, Tensor):
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise _fail(path, w, "holds non-finite values (a diverged state); resume from an earlier checkpoint "
+                            "by removing this one")
+        elif isinstance(t, dict):
+            stack.extend((f"{w}.{k}", v) for k, v in t.items())
+        elif isinstance(t, (list, tuple)):
+            stack.extend((f"{w}[{i}]", v) for i, v in enumerate(t))
+        elif isinstance(t, float) and not math.isfinite(t):
+            raise _fail(path, w, f"holds {t}")
+
+
+def check_net_state(path: Path, where: str, got: Any, net: nn.Module, role: str) -> None:
+    """The tensors of ``net`` (built from the config), by name and shape."""
+    ref = net.state_dict()
+    if not isinstance(got, dict):
+        raise _fail(path, where, f"expected the {role}'s tensors, got {type(got).__name__}")
+    missing = [k for k in ref if k not in got]
+    extra = [k for k in got if k not in ref]
+    if missing or extra:
+        which = f"lacks {missing[0]!r}" if missing else f"has {extra[0]!r}"
+        raise _fail(path, where, f"not the tensors of the config's {role} ({which}; {len(missing)} missing, {len(extra)} unexpected)")
+    for k, r in ref.items():
+        g = got[k]
+        if not isinstance(g, Tensor) or g.shape != r.shape or g.dtype != r.dtype:
+            got_s = f"{g.dtype} {_shape(g)}" if isinstance(g, Tensor) else type(g).__name__
+            raise _fail(path, f"{where}.{k}", f"expected {r.dtype} {_shape(r)} as the config's {role} has, got {got_s}")
+
+
+def check_optimizer_state(path: Path, where: str, got: Any, opt: torch.optim.Optimizer) -> None:
+    """Parameter groups of the same sizes, and per-parameter state shaped like its parameter."""
+    if not isinstance(got, dict) or not isinstance(got.get("state"), dict) or not isinstance(got.get("param_groups"), list):
+        raise _fail(path, where, "expected an optimiser state ({'state': ..., 'param_groups': [...]})")
+    groups = opt.param_groups
+    if len(got["param_groups"]) != len(groups):
+        raise _fail(path, where, f"{len(got['param_groups'])} parameter groups, the config's optimiser has {len(groups)}")
+    params: dict[Any, Tensor] = {}
+    for i, (g, ref) in enumerate(zip(got["param_groups"], groups)):
+        ids = g.get("params") if isinstance(g, dict) else None
+        if not isinstance(ids, list) or len(ids) != len(ref["params"]):
+            raise _fail(path, f"{where}.param_groups[{i}]", f"expected {len(ref['params'])} parameters")
+        params.update(zip(ids, ref["params"]))
+        for k, v in g.items():
+            if k != "params" and k in ref and isinstance(ref[k], (int, float)) and not isinstance(ref[k], bool):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise _fail(path, f"{where}.param_groups[{i}].{k}", f"expected a number, got {v!r}")
+    for pid, st in got["state"].items():
+        key = int(pid) if isinstance(pid, str) and pid.isdigit() else pid
+        if key not in params or not isinstance(st, dict):
+            raise _fail(path, f"{where}.state.{pid}", "state for a parameter the optimiser does not have")
+        p = params[key]
+        for k, v in st.items():
+            if isinstance(v, Tensor) and v.numel() != 1 and v.shape != p.shape:
+                raise _fail(path, f"{where}.state.{pid}.{k}", f"shape {_shape(v)}, its parameter's is {_shape(p)}")
+
+
+def check_step(path: Path, payload: dict[str, Any]) -> int:
+    step = payload.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise _fail(path, "step", f"expected a non-negative integer, got {step!r}")
+    return step
+
+
+def payload_config(path: Path, payload: dict[str, Any]) -> tuple[Config, dict[str, Any]]:
+    """A checkpoint's config and net context, each checked."""
+    try:
+        raw = json.loads(payload["config"])
+    except KeyError:
+        raise _fail(path, "config", "missing") from None
+    except (TypeError, ValueError) as e:
+        raise _fail(path, "config", f"not JSON ({str(e).splitlines()[0]})") from None
+    try:
+        cfg = config_from_dict(raw, f"{path}: config")
+    except ConfigError as e:
+        raise CheckpointError(str(e)) from None
+    try:
+        context = json.loads(payload["context"])
+    except KeyError:
+        raise _fail(path, "context", "missing") from None
+    except (TypeError, ValueError) as e:
+        raise _fail(path, "context", f"not JSON ({str(e).splitlines()[0]})") from None
+    ref = {"noise_dim": 0, "image_shape": [], "num_classes": 0, "output": ""}
+    if not isinstance(context, dict) or any(k not in context for k in ref):
+        raise _fail(path, "context", f"expected a mapping with {', '.join(ref)}")
+    shape = context["image_shape"]
+    if (not isinstance(shape, list) or not shape or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d < 1 << 16 for d in shape)
+            or not isinstance(context["noise_dim"], int) or not isinstance(context["num_classes"], int)
+            or context["num_classes"] < 0 or not isinstance(context["output"], str)):
+        raise _fail(path, "context", f"not a net context ({context!r:.120})")
+    return cfg, context
+
+
+def check_payload(path: Path, payload: dict[str, Any], s: TrainState, extras: Optional[dict[str, Any]] = None) -> None:
+    """Everything :func:`restore` reads, checked against the freshly built state ``s`` of the
+    run's config without changing it: a checkpoint with a valid checksum but the wrong content
+    (another net's tensors, a step that is not a number, a random state of the wrong size,
+    non-finite numbers) is one :class:`CheckpointError` naming the file and the entry."""
+    payload_config(path, payload)
+    check_step(path, payload)
+    for key in ("G", "D", "opt_g", "opt_d", "data", "noise", "rng"):
+        if key not in payload:
+            raise _fail(path, key, "missing")
+    check_net_state(path, "G", payload["G"], s.G, "generator")
+    check_net_state(path, "D", payload["D"], s.D, "discriminator")
+    check_optimizer_state(path, "opt_g", payload["opt_g"], s.opt_g)
+    check_optimizer_state(path, "opt_d", payload["opt_d"], s.opt_d)
+    check_like(path, "data", payload["data"], s.data.state_dict())
+    check_like(path, "noise", payload["noise"], s.noise.state_dict())
+    check_like(path, "rng", payload["rng"], ckpt.rng_state())
+    if "conditions" in payload:  # checkpoints of runs without conditioning inputs may lack it
+        check_like(path, "conditions", payload["conditions"], s.conditions.state_dict())
+    saved_extras = payload.get(EXTRAS, {})
+    if not isinstance(saved_extras, dict):
+        raise _fail(path, EXTRAS, f"expected a mapping, got {type(saved_extras).__name__}")
+    ema = saved_extras.get(EMA_KEY)
+    if s.ema is not None and ema is not None:
+        if not isinstance(ema, dict) or "weights" not in ema:
+            raise _fail(path, f"{EXTRAS}.{EMA_KEY}", "expected the weight average's state")
+        check_net_state(path, f"{EXTRAS}.{EMA_KEY}.weights", ema["weights"], s.ema.module, "generator")
+        n = ema.get("num_updates", 0)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise _fail(path, f"{EXTRAS}.{EMA_KEY}.num_updates", f"expected a non-negative integer, got {n!r}")
+    for key in ("G", "D", "opt_g", "opt_d"):
+        _check_finite(path, key, payload[key])
+    if ema is not None:
+        _check_finite(path, f"{EXTRAS}.{EMA_KEY}", ema)

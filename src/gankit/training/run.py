@@ -2,6 +2,7 @@
 checkpoints, with exact resume from the newest good checkpoint."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import sys
 from pathlib import Path
@@ -12,13 +13,25 @@ import yaml
 from gankit.atomic import write_json, write_text
 from gankit.config import Config
 from gankit.data.datasets import load_dataset
-from gankit.errors import GankitError
+from gankit.errors import CheckpointError, DivergenceError, GankitError
 from gankit.training import checkpoint as ckpt
+from gankit.training import parallel, rundir
 from gankit.training.algorithm1 import Callback, algorithm1
 from gankit.training.build import build_state
 from gankit.training.callbacks import default_callbacks
-from gankit.training import parallel
-from gankit.training.resume import Found, check_same_config, restore, resume_point, truncate_metrics
+from gankit.training.diagnostics import Diagnostics
+from gankit.training.preflight import preflight
+from gankit.training.resume import (
+    DIAGNOSTICS_KEY,
+    EXTRAS,
+    Found,
+    check_out_dir,
+    check_payload,
+    check_same_config,
+    check_step,
+    restore,
+    resume_point,
+)
 from gankit.training.state import TrainState
 from gankit.versions import versions
 
@@ -36,9 +49,9 @@ def train(
     ``resume="auto"`` continues a run directory from its newest good checkpoint (damaged
     newer ones are reported and set aside); ``resume="never"`` refuses a non-empty one.
     ``callbacks`` run after each step, once it is logged (see ``default_callbacks``).
-
-    Started by torchrun (several processes; see docs/usage/gpu-ddp.md), each process trains
-    its slice of every global minibatch and the main one alone writes ``out``.
+    One process at a time trains into a run directory (``rundir.owned``). Started by
+    torchrun (several processes; see docs/usage/gpu-ddp.md), each process trains its slice
+    of every global minibatch and the main one alone writes ``out``.
     """
     job = parallel.start(cfg.train.device, cfg.seed, cfg.train.sync_batchnorm)
     try:
@@ -57,43 +70,71 @@ def _train(
     say: Callable[[str], None],
 ) -> TrainState:
     shard = job.shard
-    # The main process alone reads the run directory (and sets damaged checkpoints aside);
-    # every process then loads the checkpoint it chose, so all resume from the same one.
-    chosen: list[Optional[Found]] = []
-
-    def choose() -> Optional[Path]:
-        chosen.append(resume_point(run_dir, resume, say))
-        return None if chosen[0] is None else chosen[0][0]
-
-    path = shard.on_main(choose)
-    existing = chosen[0] if chosen else None if path is None else (path, ckpt.load(path))
-    if existing is not None:
-        check_same_config(existing, cfg, run_dir)
-    # Data and nets first: a bad data file or net argument leaves no half-made run directory.
+    if shard.main:
+        check_out_dir(run_dir, resume)
+    # Data, nets and objective first: bad input leaves no file behind.
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.limit)
     state, context = build_state(cfg, data, job)
-    if shard.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    if existing is not None:
-        restore(state, existing[1])
-        saved_by = int(existing[1].get("processes", 1))
+    preflight(cfg, state)
+    with rundir.owned(run_dir) if shard.main else contextlib.nullcontext():
+        # The main process alone reads the run directory (and sets damaged checkpoints aside);
+        # every process then loads the checkpoint it chose, so all resume from the same one.
+        chosen: list[Optional[Found]] = []
+
+        def choose() -> Optional[Path]:
+            chosen.append(resume_point(run_dir, resume, say))
+            return None if chosen[0] is None else chosen[0][0]
+
+        path = shard.on_main(choose)
+        existing = chosen[0] if chosen else None if path is None else (path, ckpt.load(path))
+        diagnostics = Diagnostics(cfg, run_dir, state) if cfg.log.diagnostics and shard.main else None
+        if existing is not None:
+            path, payload = existing
+            check_payload(path, payload, state)
+            check_same_config(existing, cfg, run_dir)
+            saved_diagnostics = payload.get(EXTRAS, {}).get(DIAGNOSTICS_KEY)
+            if diagnostics is not None and saved_diagnostics is not None:
+                try:
+                    diagnostics.load_state_dict(saved_diagnostics)
+                except ValueError as e:
+                    raise CheckpointError(f"{path}: {EXTRAS}.{DIAGNOSTICS_KEY}: {e}") from None
         if shard.main:
-            truncate_metrics(run_dir / "metrics.jsonl", state.step)
-        say(f"gankit: resuming {run_dir} from step {state.step} ({existing[0].name})")
-        if saved_by != shard.world:
-            say(f"gankit: {existing[0].name} was written by {saved_by} process(es) and this run has {shard.world}: the "
-                f"global minibatch of {cfg.data.batch_size} is the same, but the numbers are not bit-identical to a run "
-                f"that kept {saved_by}")
-    elif shard.main:
-        write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        write_json(run_dir / "run.json", {"seed": cfg.seed, "versions": versions(), "data_source": data.source, "argv": sys.argv,
-                                          "processes": shard.world, "device": str(job.device)})
+            rundir.refuse_repeat_divergence(run_dir, cfg, check_step(existing[0], existing[1]) if existing else 0)
+        if existing is not None:
+            restore(state, existing[1])
+            say(f"gankit: resuming {run_dir} from step {state.step} ({existing[0].name})")
+            saved_by = int(existing[1].get("processes", 1))
+            if saved_by != shard.world:
+                say(f"gankit: {existing[0].name} was written by {saved_by} process(es) and this run has {shard.world}: the "
+                    f"global minibatch of {cfg.data.batch_size} is the same, but the numbers are not bit-identical to a run "
+                    f"that kept {saved_by}")
+        elif shard.main:
+            write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            write_json(run_dir / "run.json", {"seed": cfg.seed, "versions": versions(), "data_source": data.source,
+                                              "argv": sys.argv, "processes": shard.world, "device": str(job.device)})
+        if shard.main:
+            rundir.cut_logs(run_dir, state.step)  # what a killed run logged past its checkpoint is logged again
+        return _train_owned(cfg, state, run_dir, context, existing is not None, callbacks, progress, say, diagnostics)
+
+
+def _train_owned(
+    cfg: Config,
+    state: TrainState,
+    run_dir: Path,
+    context: dict,
+    resumed: bool,
+    callbacks: Iterable[Callback],
+    progress: Optional[bool],
+    say: Callable[[str], None],
+    diagnostics: Optional[Diagnostics],
+) -> TrainState:
+    shard = state.shard
     cbs = default_callbacks(
-        cfg, state, run_dir, context, resumed=existing is not None, extra=callbacks,
-        progress=(cfg.log.progress if progress is None else progress) and shard.main, say=say,
+        cfg, state, run_dir, context, resumed=resumed, extra=callbacks,
+        progress=(cfg.log.progress if progress is None else progress) and shard.main, say=say, diagnostics=diagnostics,
     )
-    saver, grids, stop = cbs.saver, cbs.grids, cbs.stop
-    assert stop is not None  # made for every run directory, in every process
+    saver, grids, stop, guard = cbs.saver, cbs.grids, cbs.stop, cbs.guard
+    assert stop is not None and guard is not None  # made for every run directory, in every process
     try:
         with stop.installed():
             algorithm1(state, cfg.train.steps, cbs.ordered)
@@ -101,6 +142,11 @@ def _train(
             saver.save(state)
         if grids is not None:
             grids.render(state, "final.png")
+    except DivergenceError:
+        if guard.diverged is not None and saver is not None:
+            last = saver.last()
+            rundir.record_divergence(run_dir, cfg, *guard.diverged, last.name if last is not None else None)
+        raise
     except OSError as e:  # metrics, sample grids, TensorBoard: e.g. a full disk
         why = "no space left on device" if e.errno == errno.ENOSPC else (e.strerror or str(e))
         where = e.filename or run_dir
