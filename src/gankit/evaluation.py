@@ -1,65 +1,7 @@
-"""A trained generator as the metrics see it: one place that builds the ``EvalContext`` for
-``gankit eval``, the reproductions and evaluation during training."""
-from __future__ import annotations
+"""A trained generator as the metrics see it (``generator_context``, ``DryRunFeatures``).
 
-from typing import Any, Optional
+They live in :mod:`gankit.training.evaluate`, beside the evaluation that runs during
+training; this is their name for ``gankit eval``, the reproductions and users."""
+from gankit.training.evaluate import DryRunFeatures, check_metrics, generator_context
 
-import torch
-from torch import Tensor, nn
-
-from gankit.config import DRY_RUN_SCALE, Config
-from gankit.data.datasets import Dataset
-from gankit.metrics.registry import EvalContext, get_metric
-from gankit.training.build import generate
-from gankit.training.noise import NoiseSampler
-
-
-class DryRunFeatures(nn.Module):
-    """A fixed random conv net standing in for Inception in dry runs only: the FID code path
-    runs end to end in seconds, and the figure says nothing."""
-
-    name = "dry-run-random-features"
-
-    def __init__(self) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.w = nn.Parameter(torch.randn(16, 3, 5, 5, generator=g) * 0.2, requires_grad=False)
-
-    @torch.no_grad()
-    def forward(self, x: Tensor) -> Tensor:
-        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-        h = torch.nn.functional.conv2d(x * 2 - 1, self.w, stride=2).relu()
-        return torch.nn.functional.adaptive_avg_pool2d(h, 4).flatten(1)
-
-
-def generator_context(
-    G: nn.Module,
-    cfg: Config,
-    num_classes: int,
-    data: Dataset,
-    noise_seed: int,
-    seed: int = 0,
-    dry_run: bool = False,
-) -> EvalContext:
-    """Metrics' view of generator ``G``: unconditional samples and, for a conditional model,
-    samples for requested labels. A dry run shrinks every sample count and swaps Inception
-    for :class:`DryRunFeatures`."""
-    noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, num_classes, noise_seed)
-    options: dict[str, Any] = {"fid_extractor": DryRunFeatures()} if dry_run else {}
-    labelled: Optional[Any] = None
-    if num_classes:
-        labelled = lambda labels: generate(G, labels.shape[0], noise, cfg.data.pixel_range, labels)  # noqa: E731
-    return EvalContext(
-        sample=lambda n: generate(G, n, noise, cfg.data.pixel_range),
-        data=data,
-        seed=seed,
-        scale=DRY_RUN_SCALE if dry_run else 1.0,
-        options=options,
-        sample_labels=labelled,
-    )
-
-
-def check_metrics(names: list[str]) -> None:
-    """Fail before any training when a metric is not registered (runs take minutes)."""
-    for n in names:
-        get_metric(n)
+__all__ = ["DryRunFeatures", "check_metrics", "generator_context"]

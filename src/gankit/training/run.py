@@ -11,7 +11,7 @@ import yaml
 
 from gankit.atomic import write_json, write_text
 from gankit.config import Config
-from gankit.data.datasets import load_dataset
+from gankit.data.datasets import Dataset, load_dataset
 from gankit.errors import GankitError
 from gankit.training import checkpoint as ckpt
 from gankit.training.algorithm1 import Callback, algorithm1
@@ -29,19 +29,22 @@ def train(
     callbacks: Iterable[Callback] = (),
     progress: Optional[bool] = None,
     say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    data: Optional[Dataset] = None,
 ) -> TrainState:
     """Train ``cfg`` into run directory ``out``.
 
     ``resume="auto"`` continues a run directory from its newest good checkpoint (damaged
     newer ones are reported and set aside); ``resume="never"`` refuses a non-empty one.
     ``callbacks`` run after each step, once it is logged (see ``default_callbacks``).
+    ``data`` replaces the dataset ``cfg.data`` names (the user's own, in memory; see
+    ``gankit.data.convert``); ``cfg.data.limit`` still applies.
     """
     run_dir = Path(out)
     existing = resume_point(run_dir, resume, say)
     if existing is not None:
         check_same_config(existing, cfg, run_dir)
     # Data and nets first: a bad data file or net argument leaves no half-made run directory.
-    data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.limit)
+    data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.limit) if data is None else data.head(cfg.data.limit)
     state, context = build_state(cfg, data)
     run_dir.mkdir(parents=True, exist_ok=True)
     if existing is not None:
@@ -53,7 +56,7 @@ def train(
         write_json(run_dir / "run.json", {"seed": cfg.seed, "versions": versions(), "data_source": data.source, "argv": sys.argv})
     cbs = default_callbacks(
         cfg, state, run_dir, context, resumed=existing is not None, extra=callbacks,
-        progress=cfg.log.progress if progress is None else progress, say=say,
+        progress=cfg.log.progress if progress is None else progress, say=say, data=data,
     )
     saver, grids, stop = cbs.saver, cbs.grids, cbs.stop
     assert saver is not None and grids is not None and stop is not None  # made for every run directory
