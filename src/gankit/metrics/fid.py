@@ -19,7 +19,8 @@ What is measured, exactly (``fid10k``, ``kid10k``):
   random subsets (stylegan2-ada's settings: 100 subsets of up to 1,000).
 
 Real-set features are cached under ``$GANKIT_CACHE/fid`` (default ``~/.cache/gankit``) as
-safetensors, keyed by extractor, dataset, split and count, written atomically.
+safetensors, keyed by extractor, dataset, split, count and a digest of the images, written
+atomically.
 """
 from __future__ import annotations
 
@@ -232,6 +233,16 @@ def cache_root() -> Path:
     return Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit"))
 
 
+def real_features_path(extractor_name: str, dataset: str, split: str, images: Tensor) -> Path:
+    """The cache file of ``images``' features. The key holds a digest of the images
+    themselves: two datasets of one name (the user's own in-memory data, another
+    ``data.root``) never share an entry."""
+    import hashlib
+
+    digest = hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+    return cache_root() / "fid" / f"{extractor_name}--{dataset}--{split}--{images.shape[0]}--{digest}.safetensors"
+
+
 def real_features(
     extractor: Callable[[Tensor], Tensor], extractor_name: str, dataset: str, split: str, images: Tensor
 ) -> Tensor:
@@ -241,7 +252,7 @@ def real_features(
 
     from gankit.atomic import write_with
 
-    path = cache_root() / "fid" / f"{extractor_name}--{dataset}--{split}--{images.shape[0]}.safetensors"
+    path = real_features_path(extractor_name, dataset, split, images)
     if path.is_file():
         try:
             return load_file(str(path))["features"]
