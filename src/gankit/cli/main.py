@@ -103,7 +103,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     overrides = (DRY_RUN_OVERRIDES if a.dry_run else []) + list(a.overrides)
     cfg = load_config(a.preset, overrides)
     state = train(cfg, a.out, resume=a.resume, progress=False if a.no_progress else None)
-    print(f"trained {state.step} steps into {a.out}")
+    print(f"trained {state.step} steps into {a.out}" + (" (dry run: tiny data, says nothing about quality)" if cfg.dry_run else ""))
     return 0
 
 

@@ -53,7 +53,7 @@ def train(
         say(f"gankit: resuming {run_dir} from step {state.step} ({existing[0].name})")
     else:
         write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        write_json(run_dir / "run.json", {"seed": cfg.seed, "versions": versions(), "data_source": data.source, "argv": sys.argv})
+        write_json(run_dir / "run.json", {"seed": cfg.seed, "dry_run": cfg.dry_run, "versions": versions(), "data_source": data.source, "argv": sys.argv})
     cbs = default_callbacks(
         cfg, state, run_dir, context, resumed=existing is not None, extra=callbacks,
         progress=cfg.log.progress if progress is None else progress, say=say, data=data,
