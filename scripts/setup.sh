@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.gankit-setup
-want=$(cat requirements.lock requirements-nodeps.lock pyproject.toml | sha256sum | cut -c1-16)
+want=$(cat requirements.lock requirements-nodeps.lock pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/gankit" ]; then
     exit 0
 fi
@@ -26,5 +26,10 @@ $PIP install --no-deps --no-build-isolation -e .
 if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; } >/dev/null 2>&1 \
         || echo "gankit: could not install dataset-fashion-mnist (Fashion-MNIST presets need it)" >&2
+fi
+# Headless Chromium, which tests/test_report.py opens report pages in; same rules: never fatal.
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+        || echo "gankit: could not install chromium (tests/test_report.py needs it: apt-get install chromium)" >&2
 fi
 echo "$want" > "$STAMP"

@@ -51,6 +51,8 @@ def test_reproduce_goodfellow2014_dry_run(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Adversarial nets" in printed and "225" in printed
     assert "Table 1" in (tmp_path / "r" / "report.md").read_text()
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "Adversarial nets" in page and "225 ± 2" in page
 
 
 def test_bad_arguments_exit_2(tmp_path, capsys):

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_config, cmd_export, cmd_interpolate
+from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_config, cmd_export, cmd_interpolate, cmd_report
 from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
 from gankit.errors import DivergenceError, GankitError
 
@@ -104,6 +104,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     cfg = load_config(a.preset, overrides)
     state = train(cfg, a.out, resume=a.resume, progress=False if a.no_progress else None)
     print(f"trained {state.step} steps into {a.out}" + (" (dry run: tiny data, says nothing about quality)" if cfg.dry_run else ""))
+    from gankit.report import report_after_training
+
+    report_after_training(Path(a.out))
     return 0
 
 
@@ -275,6 +278,7 @@ MODULE_COMMANDS = {
     "config": cmd_config,
     "export": cmd_export,
     "interpolate": cmd_interpolate,
+    "report": cmd_report,
 }
 
 

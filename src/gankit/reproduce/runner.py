@@ -21,6 +21,7 @@ from gankit.errors import GankitError
 from gankit.evaluation import check_metrics, generator_context
 from gankit.metrics.registry import EvalContext, evaluate
 from gankit.registry import Registry
+from gankit.report import report_after_training
 from gankit.training.algorithm1 import Callback
 from gankit.training.generator import load_generator
 from gankit.training.run import train
@@ -224,6 +225,7 @@ def run(rep: Reproduction, out: Path, opts: Options) -> dict[str, Any]:
     write_text(out / "report.md", "\n".join(lines) + "\n")
     print(tab)
     print(f"\nwall time {wall:.0f} s; result in {out / 'result.json'}")
+    report_after_training(out)  # report.html beside report.md: the table, pictures and every run
     return result
 
 
