@@ -3,6 +3,7 @@ and resolved configs, the classifier never overwriting the package, the MNIST in
 hint, and progress fields that match the objective."""
 import hashlib
 import json
+from importlib import resources
 
 import pytest
 import torch
@@ -52,8 +53,7 @@ def test_presets_lists_one_line_descriptions(capsys):
     for name, line in zip(preset_names(), lines):
         assert line.split()[0] == name and line.endswith(preset_description(name))
         assert preset_description(name), f"preset {name} has no first comment line"
-    with open(__import__("gankit").config.resources.files("gankit") / "presets" / "wgan.yaml") as f:
-        first = f.readline()
+    first = (resources.files("gankit") / "presets" / "wgan.yaml").read_text().splitlines()[0]
     assert first.startswith("#") and preset_description("wgan") == first.lstrip("#").strip()
 
 

@@ -12,7 +12,6 @@ See docs/usage/api.md for each call with a runnable example.
 """
 from __future__ import annotations
 
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
