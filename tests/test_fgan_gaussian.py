@@ -1,4 +1,5 @@
-"""fgan-gaussian: the direct minimiser against closed forms, and the reproduction's contract."""
+"""fgan-gaussian: the direct minimiser against closed forms, the presets, the critic refit,
+and the reproduction's contract."""
 from __future__ import annotations
 
 import json
@@ -8,9 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from gankit.cli.main import main
+from gankit.config import load_config
+from gankit.data.datasets import load_dataset
 from gankit.nets.oned import Critic1D, Spline1D
 from gankit.objectives.fgan import variational_bound
 from gankit.reproduce import fgan_gaussian as fg
+from gankit.training.build import build_state, initial_nets
+from gankit.training.run import train
 
 COARSE = np.linspace(-12.0, 12.0, 2401)
 
@@ -46,23 +52,100 @@ def test_mixture_sampler_has_the_mixture_moments():
     assert float(x.std()) == pytest.approx(sd, abs=0.02)
 
 
-def test_fgan_training_moves_sigma_towards_the_kl_minimiser():
+def test_mixture_dataset_is_the_mixture_and_fixed():
+    data = load_dataset("mixture-1d")
+    assert len(data.train) == 200_000 and data.image_shape == (1,)
+    assert torch.equal(data.train.x, load_dataset("mixture-1d").train.x)  # the same points every time
+    assert len(load_dataset("mixture-1d", limit=500).train) == 500
+    mean, sd = _moments()
+    assert float(data.train.x.mean()) == pytest.approx(mean, abs=0.01)
+    assert float(data.train.x.std()) == pytest.approx(sd, abs=0.01)
+
+
+def _fit(tmp_path, preset: str, overrides: list[str]) -> tuple[float, float]:
+    """Train ``preset`` through ``gankit.training.run.train`` with the reproduction's tail
+    callback; the reported (mu, sigma)."""
+    cfg = load_config(preset, overrides + ["log.progress=false"])
+    run_dir = tmp_path / preset
+    state = train(cfg, run_dir, callbacks=fg.callbacks(cfg, None, run_dir, fg.Options()))
+    rows = fg.read_rows(run_dir / fg.TAIL)
+    assert [r["step"] for r in rows] == list(range(int(cfg.train.steps * 0.75) + 1, cfg.train.steps + 1))
+    assert rows[-1]["mu"] == pytest.approx(float(state.G.mu)), "the last row is G at the last step"
+    return float(np.mean([r["mu"] for r in rows])), float(np.mean([r["sigma"] for r in rows]))
+
+
+def test_fgan_training_moves_sigma_towards_the_kl_minimiser(tmp_path):
     # G starts at (0, 1); P's moments are (0, 1.43): a short KL f-GAN run must widen G
-    torch.manual_seed(0)
     _, sd = _moments()
-    got = fg.fgan_fit("kl", seed=0, fit=fg.FitSettings(steps=300, batch=256, k=1, lr=0.005))
-    assert abs(got["mu"]) < 0.2
-    assert got["sigma"] > 1.15 and abs(got["sigma"] - sd) < abs(1.0 - sd)
+    mu, sigma = _fit(tmp_path, "fgan-gaussian-kl", ["train.steps=300", "data.batch_size=256", "train.k=1",
+                                                    "optim_g.lr=0.005", "optim_d.lr=0.005"])
+    assert abs(mu) < 0.2
+    assert sigma > 1.15 and abs(sigma - sd) < abs(1.0 - sd)
+
+
+def test_a_short_kl_fit_lands_near_the_direct_minimiser(tmp_path):
+    # KL's minimiser is moment matching (0.0, 1.43); 1,200 steps at a larger learning rate get close
+    mean, sd = _moments()
+    mu, sigma = _fit(tmp_path, "fgan-gaussian-kl", ["train.steps=1200", "data.batch_size=1024", "train.k=1",
+                                                    "optim_g.lr=0.01", "optim_d.lr=0.01"])
+    assert mu == pytest.approx(mean, abs=0.1)
+    assert sigma == pytest.approx(sd, abs=0.1)
+
+
+def test_every_divergence_has_a_preset_over_the_base():
+    from gankit.config import preset_names
+
+    base = load_config("fgan-gaussian")
+    assert base.data.name == "mixture-1d" and base.generator.name == "gaussian-1d" and base.train.k == 2
+    assert base.objective.args == {"divergence": "gan", "generator_loss": "saddle"}
+    for name in fg.DIVERGENCES:
+        assert f"fgan-gaussian-{name}" in preset_names()
+        cfg = load_config(f"fgan-gaussian-{name}")
+        assert cfg.objective.args == {"divergence": name, "generator_loss": "saddle"}
+        assert cfg.data == base.data and cfg.noise == base.noise and cfg.train.steps == base.train.steps
+    neyman = load_config("fgan-gaussian-neyman")
+    assert neyman.discriminator.args["quadratic"] is True and neyman.train.k == 3 and neyman.optim_g.lr == 0.006
+    tv = load_config("fgan-gaussian-tv")
+    assert tv.discriminator.name == "spline-1d" and tv.optim_d.lr == 0.01 and tv.optim_g.lr == 0.002
+    assert (tv.train.critic_refit_every, tv.train.critic_refit_steps) == (25, 500)
+    assert load_config("fgan-gaussian-kl").train.critic_refit_every == 0
+
+
+def test_the_refit_critic_starts_from_the_initial_weights():
+    # a resumed run re-starts its critic from the weights build_state gave it, not its trained ones
+    cfg = load_config("fgan-gaussian-kl", ["data.limit=500", "data.batch_size=50"])
+    state, context = build_state(cfg, load_dataset("mixture-1d", limit=500))
+    _, D0 = initial_nets(cfg, context)
+    for (k, a), (_, b) in zip(state.D.state_dict().items(), D0.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_tv_preset_refits_a_spline_critic_and_moves_g_the_right_way(tmp_path):
+    # from (0, 1) the TV gradient is (+0.14, -0.38) in (mu, log sigma): G must first widen and move left
+    cfg = load_config("fgan-gaussian-tv", ["train.steps=50", "data.batch_size=512", "train.critic_refit_steps=200",
+                                           "optim_g.lr=0.01", "log.progress=false"])
+    seen = []
+    state = train(cfg, tmp_path / "tv", callbacks=[lambda s, st: seen.append(float(s.D.w.detach().abs().sum()))])
+    assert state.step == 50
+    assert float(state.G.log_sigma.detach().exp()) > 1.1 and float(state.G.mu.detach()) < 0.0
+    assert all(v > 0 for v in seen)  # the critic had been fitted (it starts at V = 0) before every G step
 
 
 def test_dry_run_writes_the_result_contract(tmp_path):
-    res = fg.run(tmp_path, dry_run=True, seed=0)
-    saved = json.loads((tmp_path / "result.json").read_text())
-    assert (tmp_path / "report.md").read_text().startswith("# f-GAN")
-    for key in ("max_mu_error", "max_sigma_error", *fg.DIVERGENCES):
+    out = tmp_path / "r"
+    assert main(["reproduce", "fgan-gaussian", "--dry-run", "--out", str(out)]) == 0
+    saved = json.loads((out / "result.json").read_text())
+    assert (out / "report.md").read_text().startswith("# f-GAN")
+    for key in ("max_mu_error", "max_sigma_error", "settings", "wall_seconds", *fg.DIVERGENCES):
         assert key in saved
+    for name in fg.DIVERGENCES:
+        entry = saved[name]
+        assert set(entry) == {"direct_mu", "direct_sigma", "direct_divergence", "fgan_mu", "fgan_sigma",
+                              "fgan_divergence", "mu_error", "sigma_error"}
+        assert entry["mu_error"] == pytest.approx(abs(entry["fgan_mu"] - entry["direct_mu"]))
+        assert (out / "runs" / name / "seed-0" / "config.yaml").is_file()
     assert saved["max_mu_error"] == pytest.approx(max(saved[d]["mu_error"] for d in fg.DIVERGENCES))
-    assert res["settings"]["dry_run"] is True
+    assert saved["settings"]["dry_run"] is True
 
 
 STD_NORMAL = ((1.0, 0.0, 1.0),)  # P = N(0, 1) as a one-component "mixture": closed forms exist
@@ -164,13 +247,3 @@ def test_spline_tv_critic_learns_every_crossing_at_the_tv_minimiser():
     with torch.no_grad():
         got = np.sign(c(torch.tensor(pts, dtype=torch.float32).reshape(-1, 1)).numpy())
     assert list(got) == list(want)
-
-
-def test_tv_settings_refit_a_spline_critic_and_move_g_the_right_way():
-    # from (0, 1) the TV gradient is (+0.14, -0.38) in (mu, log sigma): G must first widen and move left
-    assert fg.fit_settings("tv").critic == "spline" and fg.fit_settings("tv").critic_reset_every > 0
-    assert fg.fit_settings("kl").critic == "mlp" and fg.fit_settings("kl").critic_reset_every == 0
-    torch.manual_seed(0)
-    got = fg.fgan_fit("tv", seed=0, fit=fg.FitSettings(steps=50, batch=512, critic="spline", critic_reset_every=25,
-                                                          critic_refit_steps=200, lr=0.01, lr_g=0.01))
-    assert got["sigma"] > 1.1 and got["mu"] < 0.0

@@ -49,7 +49,10 @@ class DataConfig(_Section):
     batch_size: int = Field(100, ge=1)
     limit: Optional[int] = Field(None, ge=1)  # keep the first N examples of each split (smoke runs)
     pixel_range: Literal["unit", "symmetric"] = "unit"  # [0, 1] or [-1, 1] as the nets see it
-    conditional: bool = False  # feed labels to G and D
+    conditional: bool = False  # feed labels to G and D (paired data: the input image A)
+    direction: Literal["AtoB", "BtoA"] = "AtoB"  # paired data: translate A into B, or B into A
+    flip: bool = False  # paired data: mirror both images of a pair at random (training batches)
+    jitter: int = Field(0, ge=0)  # paired data: shift both images of a pair by up to this many pixels
 
 
 class NoiseConfig(_Section):
@@ -62,6 +65,7 @@ class ObjectiveConfig(_Section):
     name: str = "non-saturating"
     args: dict[str, Any] = Field(default_factory=dict)
     r1: float = Field(0.0, ge=0)  # gamma of the R1 penalty added to D's loss (objectives/penalties.py)
+    l1: float = Field(0.0, ge=0)  # paired data: lambda of the L1 term added to G's loss (objectives/reconstruction.py)
 
 
 class OptimizerConfig(_Section):
@@ -112,6 +116,12 @@ class TrainConfig(_Section):
     # the same maths (other random stream, other rounding); only for a D that treats examples
     # independently (no batch norm, no packing)
     joint_d_batch: bool = False
+    # every this many generator steps (and before the first) D is re-initialised and trained
+    # alone for ``critic_refit_steps`` steps with a fresh optimiser state, so it is near its
+    # optimum whenever G moves (a critic that saturates and stops following G, e.g. f-GAN's
+    # TV critic; training/refit.py); 0: never
+    critic_refit_every: int = Field(0, ge=0)
+    critic_refit_steps: int = Field(0, ge=0)
 
 
 class LogConfig(_Section):

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from gankit.images import save_grid
     from gankit.latent import combine, decode, group_mean, jitter, parse_expression, pick_by_class, pick_by_index, save_strip
     from gankit.training.generator import load_generator, sample_noise
+    from gankit.training.translation import refuse_translator
 
     if not args.group and not args.candidates:
         raise GankitError("give --group NAME=SPEC (with --out) to do arithmetic, or --candidates FILE.png to see the pool")
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pool < 1 or args.per_group < 1 or args.neighbours < 0:
         raise GankitError("--pool and --per-group must be at least 1, --neighbours at least 0")
     G, cfg, context, step = load_generator(args.run)
+    refuse_translator(args.run, context)
     k = context.get("num_classes", 0)
     noise = sample_noise(cfg, context, args.seed)
     z, y = noise.sample(args.pool)

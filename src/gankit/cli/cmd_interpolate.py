@@ -24,6 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from gankit.latent import save_gif, save_strip, walks
     from gankit.training.generator import load_generator, sample_noise
+    from gankit.training.translation import refuse_translator
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.paths < 1:
         raise GankitError(f"--paths {args.paths}: expected at least 1")
     G, cfg, context, step = load_generator(args.run)
+    refuse_translator(args.run, context)
     k = context.get("num_classes", 0)
     labels = None
     if args.label is not None:

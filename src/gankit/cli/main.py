@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_config, cmd_export, cmd_interpolate, cmd_report
+from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_config, cmd_export, cmd_interpolate, cmd_report, cmd_translate
 from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
 from gankit.errors import DivergenceError, GankitError
 
@@ -117,6 +117,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
     from gankit.images import save_grid
     from gankit.training.generator import load_generator, sample_noise
     from gankit.training.build import generate
+    from gankit.training.translation import refuse_translator
 
     if a.out.endswith(("/", "\\")) or Path(a.out).is_dir():
         return sample_folder(a)
@@ -124,6 +125,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
     if out.suffix not in (".png", ".npy"):
         raise GankitError(f"--out {a.out}: expected a .png or .npy file name")
     G, cfg, context, step = load_generator(a.run)
+    refuse_translator(a.run, context)
     labels = None
     if a.label is not None:
         k = context.get("num_classes", 0)
@@ -159,8 +161,11 @@ def sample_folder(a: argparse.Namespace) -> int:
     from gankit.training.generator import load_generator, sample_noise
     from gankit.training.build import generate
 
+    from gankit.training.translation import refuse_translator
+
     out = Path(a.out)
     G, cfg, context, step = load_generator(a.run)
+    refuse_translator(a.run, context)
     labels = None
     if a.label is not None:
         k = context.get("num_classes", 0)
@@ -219,7 +224,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(a: argparse.Namespace) -> int:
-    from gankit.reproduce import REPRODUCTIONS, Options, Reproduction, get_reproduction, run
+    from gankit.reproduce import REPRODUCTIONS, Options, get_reproduction, run
 
     if a.name == "list":
         for name, r in REPRODUCTIONS.items():
@@ -232,14 +237,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
         torch.set_num_threads(a.threads)
     opts = Options(full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed, seeds=a.seeds)
-    if isinstance(rep, Reproduction):
-        run(rep, out, opts)
-        return 0
-    if a.paper_exact and "paper_exact" not in rep.options:
-        raise GankitError(f"--paper-exact: not an option of reproduction '{a.name}'")
-    if a.seeds:
-        raise GankitError(f"--seeds: not an option of reproduction '{a.name}'")
-    rep.fn(out, full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed)
+    run(rep, out, opts)
     return 0
 
 
@@ -279,6 +277,7 @@ MODULE_COMMANDS = {
     "export": cmd_export,
     "interpolate": cmd_interpolate,
     "report": cmd_report,
+    "translate": cmd_translate,
 }
 
 

@@ -15,6 +15,7 @@ from gankit.registry import Registry
 class Split:
     x: Tensor  # [N, C, H, W], float32 in [0, 1]
     y: Optional[Tensor] = None  # [N] int64 class labels, if the data have them
+    a: Optional[Tensor] = None  # [N, C', H, W] in [0, 1]: paired data's input images, x their targets
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -22,7 +23,7 @@ class Split:
     def head(self, n: Optional[int]) -> "Split":
         if n is None:
             return self
-        return Split(self.x[:n], None if self.y is None else self.y[:n])
+        return Split(self.x[:n], None if self.y is None else self.y[:n], None if self.a is None else self.a[:n])
 
 
 @dataclass
@@ -37,6 +38,11 @@ class Dataset:
     @property
     def image_shape(self) -> tuple[int, ...]:
         return tuple(self.train.x.shape[1:])
+
+    @property
+    def condition_shape(self) -> Optional[tuple[int, ...]]:
+        """Shape of one input image of paired (image-to-image) data; None for other data."""
+        return None if self.train.a is None else tuple(self.train.a.shape[1:])
 
     def split(self, name: str) -> Split:
         if name not in ("train", "valid", "test"):

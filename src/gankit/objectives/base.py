@@ -1,5 +1,6 @@
 """An objective is a small piece: a discriminator loss, a generator loss, and optionally a
-regulariser added to D's loss and a constraint applied to D after its step.
+regulariser added to D's loss, a constraint applied to D after its step and, for paired
+data, a reconstruction term added to G's loss.
 
 Switching objectives is a preset key (``objective.name``); the training loop never asks
 which one it has.
@@ -17,6 +18,8 @@ from gankit.registry import Registry, import_object
 
 # penalty(D, real, fake, y) -> scalar added to D's loss (e.g. a gradient penalty)
 Penalty = Callable[[nn.Module, Tensor, Tensor, Optional[Tensor]], Tensor]
+# reconstruction(G's output, its paired target) -> scalar added to G's loss (paired data)
+Reconstruction = Callable[[Tensor, Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Objective:
     g_loss: Callable[[Tensor], Tensor]  # (D's logits on fake) -> loss G minimises
     penalty: Optional[Penalty] = None
     constrain: Optional[Callable[[nn.Module], None]] = None  # applied to D after each D step
+    reconstruction: Optional[Reconstruction] = None  # e.g. pix2pix's lambda * L1 (objectives/reconstruction.py)
     # True when sigmoid(D's output) is a probability of "real" (the value function and its
     # kin); False for critic scores (WGAN, hinge, least squares), which logs show raw
     d_probability: bool = True

@@ -7,8 +7,10 @@
         sample m noise samples z ~ p_g(z)
         update G by descending its stochastic gradient
 
-The objective supplies the two losses (and any penalty or constraint), the optimisers
-supply the update rule: variants change those, never this loop.
+The objective supplies the two losses (and any penalty, constraint or reconstruction
+term), the optimisers supply the update rule: variants change those, never this loop.
+Conditional models draw z together with what G is conditioned on (``s.conditions``):
+random class labels for a cGAN, a real minibatch of (input, target) pairs for pix2pix.
 """
 from __future__ import annotations
 
@@ -37,11 +39,11 @@ Callback = Callable[[TrainState, StepStats], None]
 
 def discriminator_step(s: TrainState) -> tuple[Tensor, Tensor]:
     x, y = s.data.next()
-    z, y_fake = s.noise.sample(x.shape[0])
+    z, c = s.conditions.sample(x.shape[0])
     with s.autocast():  # forward passes in train.precision; the losses below in fp32
         with torch.no_grad():
-            fake = s.G(z, y_fake)
-        real_logits, fake_logits = s.d_passes(s.D, x, y, fake, y_fake)
+            fake = s.G(z, c.y)
+        real_logits, fake_logits = s.d_passes(s.D, x, y, fake, c.y)
     real_logits, fake_logits = real_logits.float(), fake_logits.float()
     loss = s.objective.d_loss(real_logits, fake_logits)
     if s.objective.penalty is not None:
@@ -55,12 +57,15 @@ def discriminator_step(s: TrainState) -> tuple[Tensor, Tensor]:
 
 
 def generator_step(s: TrainState, m: int) -> tuple[Tensor, Tensor]:
-    z, y = s.noise.sample(m)
+    z, c = s.conditions.sample(m)
     s.D.requires_grad_(False)  # only G's gradient is needed; D's weights are not updated here
     try:
         with s.autocast():
-            fake_logits = s.D(s.G(z, y), y).float()
+            fake = s.G(z, c.y)
+            fake_logits = s.D(fake, c.y).float()
         loss = s.objective.g_loss(fake_logits)
+        if s.objective.reconstruction is not None:
+            loss = loss + s.objective.reconstruction(fake, c.target)
         s.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         s.opt_g.step()

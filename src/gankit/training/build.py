@@ -14,12 +14,15 @@ from gankit.data.datasets import Dataset
 from gankit.errors import ConfigError
 from gankit.nets.registry import build_net
 from gankit.runtime import keep_freed_memory
-from gankit.objectives.base import build_objective
+from gankit.data.paired import oriented, pair_sources
+from gankit.objectives.base import Objective, build_objective
 from gankit.objectives.penalties import with_r1
+from gankit.objectives.reconstruction import no_generator_loss, with_l1
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
-from gankit.training.state import TrainState, examples_mixed_by, forward_context, joint_pass, separate_passes
 from gankit.training.noise import NoiseSampler
+from gankit.training.state import (ConditionSource, NoiseLabels, PairedMinibatches, TrainState, examples_mixed_by,
+                                   forward_context, joint_pass, separate_passes)
 
 
 COMPILE_BACKEND = "inductor"  # train.compile's torch.compile backend (tests use "eager": same guards, no C++ build)
@@ -31,12 +34,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def net_context(cfg: Config, image_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:
-    """What nets may take from the data and the noise unless the preset sets it."""
+def net_context(cfg: Config, image_shape: tuple[int, ...], num_classes: int,
+                condition_shape: Optional[tuple[int, ...]] = None) -> dict[str, Any]:
+    """What nets may take from the data and the noise unless the preset sets it. On paired
+    data the condition is the input image (``condition_shape``), not a class label."""
     return {
         "noise_dim": cfg.noise.dim,
         "image_shape": list(image_shape),
-        "num_classes": num_classes if cfg.data.conditional else 0,
+        "num_classes": num_classes if cfg.data.conditional and condition_shape is None else 0,
+        "condition_shape": None if condition_shape is None else list(condition_shape),
         "output": "sigmoid" if cfg.data.pixel_range == "unit" else "tanh",
     }
 
@@ -59,6 +65,8 @@ def check_nets(G: nn.Module, D: nn.Module, cfg: Config, context: dict[str, Any])
     m, shape = cfg.data.batch_size, tuple(context["image_shape"])
     z = torch.zeros(m, context["noise_dim"])
     y = torch.zeros(m, dtype=torch.long) if context["num_classes"] else None
+    if context.get("condition_shape"):
+        y = torch.zeros(m, *context["condition_shape"])
     was_training = G.training, D.training
     G.eval()
     D.eval()
@@ -66,8 +74,9 @@ def check_nets(G: nn.Module, D: nn.Module, cfg: Config, context: dict[str, Any])
         try:
             x = G(z, y)
         except _FORWARD_ERRORS as e:
-            raise ConfigError(f"field 'generator.name': net '{cfg.generator.name}' cannot map noise [{m}, "
-                              f"{context['noise_dim']}] to images: {str(e).splitlines()[0]}") from None
+            given = f"noise [{m}, {context['noise_dim']}]" + (f" and input images {list(y.shape)}" if y is not None and y.dim() > 1 else "")
+            raise ConfigError(f"field 'generator.name': net '{cfg.generator.name}' cannot map {given} to images: "
+                              f"{str(e).splitlines()[0]}") from None
         if not isinstance(x, Tensor) or tuple(x.shape) != (m, *shape):
             got = list(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ConfigError(f"field 'generator.name': net '{cfg.generator.name}' returned {got} for {m} noise "
@@ -94,14 +103,41 @@ def to_unit_range(x: Tensor, pixel_range: str) -> Tensor:
     return x if pixel_range == "unit" else (x + 1) / 2
 
 
+def build_objective_for(cfg: Config, paired: bool) -> Objective:
+    objective = with_l1(with_r1(build_objective(cfg.objective.name, cfg.objective.args), cfg.objective.r1), cfg.objective.l1)
+    if objective.reconstruction is not None and not paired:
+        raise ConfigError(f"field 'objective.l1': the L1 term compares G's output with a paired target; dataset "
+                          f"'{cfg.data.name}' has no pairs (use one such as edges2fashion, or set objective.l1: 0)")
+    if objective.g_loss is no_generator_loss and objective.reconstruction is None:
+        raise ConfigError("field 'objective.l1': objective 'no-adversarial' leaves G no loss without the L1 term; set objective.l1 > 0")
+    return objective
+
+
+def initial_nets(cfg: Config, context: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
+    """G and D with the weights ``build_state`` gives them before training (the same seed),
+    built without touching the global random state (e.g. for a resumed run that re-starts
+    its critic, or a picture of step 0)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return build_nets(cfg, context)
+
+
 def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     keep_freed_memory()
     seed_everything(cfg.seed)
-    if cfg.data.conditional and not data.num_classes:
+    data = oriented(data, cfg.data.direction)
+    paired = data.condition_shape is not None
+    if paired and not cfg.data.conditional:
+        raise ConfigError(f"field 'data.conditional': dataset '{data.name}' pairs each target with an input image, "
+                          "which G is conditioned on; set data.conditional: true")
+    if cfg.data.conditional and not paired and not data.num_classes:
         raise ConfigError(f"field 'data.conditional': dataset '{data.name}' has no class labels")
-    context = net_context(cfg, data.image_shape, data.num_classes)
+    if not paired and (cfg.data.flip or cfg.data.jitter or cfg.data.direction != "AtoB"):
+        raise ConfigError(f"field 'data': direction, flip and jitter apply to paired data; dataset '{data.name}' has no pairs")
+    context = net_context(cfg, data.image_shape, data.num_classes, data.condition_shape)
+    objective = build_objective_for(cfg, paired)
     G, D = build_nets(cfg, context)
     if cfg.train.joint_d_batch and (why := examples_mixed_by(D)):
         raise ConfigError(f"field 'train.joint_d_batch': discriminator '{cfg.discriminator.name}' {why}, so one pass "
@@ -116,14 +152,23 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
         D.to(memory_format=torch.channels_last)
         if x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-    source = MinibatchSource(x, data.train.y if cfg.data.conditional else None, cfg.data.batch_size, seed=cfg.seed + 1)
     noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, context["num_classes"], seed=cfg.seed + 2)
+    conditions: ConditionSource = NoiseLabels(noise)
+    if paired:
+        a = to_net_range(data.train.a, cfg.data.pixel_range)
+        if cfg.train.channels_last:
+            a = a.contiguous(memory_format=torch.channels_last)
+        source, pairs = pair_sources(a, x, cfg.data.batch_size, cfg.seed + 1, cfg.data.flip, cfg.data.jitter)
+        conditions = PairedMinibatches(noise, pairs)
+    else:
+        source = MinibatchSource(x, data.train.y if cfg.data.conditional else None, cfg.data.batch_size, seed=cfg.seed + 1)
     opt_g = build_optimizer(cfg.optim_g, G.parameters())
     opt_d = build_optimizer(cfg.optim_d, D.parameters())
     schedule = Schedule(cfg.schedule, {"g": opt_g, "d": opt_d}, {"g": cfg.optim_g, "d": cfg.optim_d})
     schedule.apply(0)
-    state = TrainState(G, D, opt_g, opt_d, with_r1(build_objective(cfg.objective.name, cfg.objective.args), cfg.objective.r1), source, noise, schedule, k=cfg.train.k,
-                       autocast=forward_context(cfg.train.precision), d_passes=joint_pass if cfg.train.joint_d_batch else separate_passes)
+    state = TrainState(G, D, opt_g, opt_d, objective, source, noise, schedule, k=cfg.train.k,
+                       autocast=forward_context(cfg.train.precision), d_passes=joint_pass if cfg.train.joint_d_batch else separate_passes,
+                       conditions=conditions)
     if cfg.train.ema_decay is not None:
         state.ema = EMA(G, cfg.train.ema_decay, cfg.train.ema_warmup)  # copied before compiling: a plain module
     if cfg.train.compile:

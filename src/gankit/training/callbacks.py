@@ -26,12 +26,14 @@ from gankit.errors import CheckpointError, DivergenceError
 from gankit.images import save_grid
 from gankit.training import checkpoint as ckpt
 from gankit.training.algorithm1 import Callback, StepStats
-from gankit.training.build import sampling_generator
+from gankit.training.build import net_context, sampling_generator
 from gankit.training.diagnostics import Diagnostics
 from gankit.training.evaluate import EvalDuringTraining
+from gankit.training.refit import CriticRefit
 from gankit.training.resume import CHECKPOINTS, state_payload
-from gankit.training.state import TrainState
 from gankit.training.noise import NoiseSampler
+from gankit.training.state import Conditions, TrainState
+from gankit.training.translation import PREVIEW, columns
 
 
 class DivergenceGuard:
@@ -156,15 +158,21 @@ class MetricsLog:
 
 
 class SampleGrids:
-    """The same 100 noise vectors rendered every ``every`` steps, so grids show progress."""
+    """The same 100 noise vectors rendered every ``every`` steps, so grids show progress.
+    With ``pairs`` (fixed inputs and targets of paired data) each grid row shows three
+    input | output | target triplets instead."""
 
-    def __init__(self, run_dir: Path, every: int, noise: NoiseSampler, pixel_range: str, writer=None) -> None:
+    def __init__(self, run_dir: Path, every: int, noise: NoiseSampler, pixel_range: str, writer=None,
+                 pairs: Optional[Conditions] = None) -> None:
         self.dir = run_dir / "samples"
         self.every, self.pixel_range, self.writer = every, pixel_range, writer
         self.logged_step: Optional[int] = None
         fixed = NoiseSampler(noise.dim, noise.distribution, noise.scale, noise.num_classes, seed=1234)
-        self.z, self.y = fixed.sample(100)
-        if self.y is not None:
+        self.z, self.y = fixed.sample(100 if pairs is None or pairs.y is None else pairs.y.shape[0])
+        self.target = None if pairs is None else pairs.target
+        if pairs is not None:
+            self.y = pairs.y
+        elif self.y is not None:
             self.y = torch.arange(100) % noise.num_classes
 
     @torch.no_grad()
@@ -176,13 +184,16 @@ class SampleGrids:
         G.train(was)
         if x.dim() != 4:  # not images (e.g. toy points [N, d]): no grid to draw
             return None
-        x = x if self.pixel_range == "unit" else (x + 1) / 2
+        unit = (lambda t: t) if self.pixel_range == "unit" else (lambda t: (t + 1) / 2)
+        x, nrow = unit(x), 10
+        if self.target is not None:
+            x, nrow = columns(unit(self.y), x, unit(self.target)), 9
         path = self.dir / name
-        save_grid(x, path, nrow=10)
+        save_grid(x, path, nrow=nrow)
         if self.writer is not None and self.logged_step != s.step:  # the final grid repeats the last step's
             from gankit.images import make_grid
 
-            self.writer.add_image("Samples/grid", make_grid(x, 10), s.step, dataformats="HWC")
+            self.writer.add_image("Samples/grid", make_grid(x, nrow), s.step, dataformats="HWC")
             self.logged_step = s.step
         return path
 
@@ -356,7 +367,8 @@ def default_callbacks(
     guard = DivergenceGuard(cfg.log.every)
     if run_dir is not None:
         log = MetricsLog(run_dir, cfg.log.every, cfg.log.tensorboard, state.step if resumed else None, diagnostics)
-        grids = SampleGrids(run_dir, cfg.log.samples_every, state.noise, cfg.data.pixel_range, log.writer)
+        grids = SampleGrids(run_dir, cfg.log.samples_every, state.noise, cfg.data.pixel_range, log.writer,
+                            state.conditions.fixed(PREVIEW))
         saver = Checkpointer(run_dir, cfg, context or {}, cfg.log.checkpoint_every, cfg.log.checkpoint_seconds,
                              cfg.log.keep_checkpoints, guard)  # checks the weights first: a diverged state is never saved
         guard.last_checkpoint = saver.last  # its message names the checkpoint the run keeps
@@ -366,6 +378,9 @@ def default_callbacks(
         stop = StopOnSignal(saver, say)
         if cfg.log.eval_every is not None and data is not None:
             evaluation = EvalDuringTraining(cfg, run_dir, data, context or {}, log.writer)
+    refit = None
+    if cfg.train.critic_refit_every:
+        refit = CriticRefit(cfg, state, context or net_context(cfg, tuple(state.data.x.shape[1:]), 0))
     # One order for every run; each entry says why it sits where it does.
     ordered = [
         guard,  # first: a step with a non-finite loss is never averaged, measured, logged or saved
@@ -374,6 +389,7 @@ def default_callbacks(
         log,
         evaluation,  # after the log, like it: its row follows the step's; before the checkpoint, as the grids
         *extra,  # the caller's, once the step is logged
+        refit,  # prepares D for the next step; before the checkpoint, which then holds the re-fitted D
         grids,  # before the checkpoint, like the log: a step's files are on disk by the time its checkpoint is,
         saver,  # so a resume from it lacks none of them (rows logged after it are dropped and logged again)
         kill,  # fault injection (resume tests): SIGKILL once step N is complete on disk

@@ -14,14 +14,17 @@ from torch import Tensor, nn
 from gankit.atomic import write_json
 from gankit.config import DRY_RUN_SCALE, Config
 from gankit.data.datasets import Dataset
+from gankit.data.paired import oriented
 from gankit.errors import CheckpointError
 from gankit.metrics.registry import EvalContext, evaluate, figure_direction, get_metric
+from gankit.metrics.translation import translation_context
 from gankit.training import checkpoint as ckpt
 from gankit.training.algorithm1 import StepStats
 from gankit.training.build import generate, sampling_generator
 from gankit.training.noise import NoiseSampler
 from gankit.training.resume import state_payload
 from gankit.training.state import TrainState
+from gankit.training.translation import translate
 
 EVAL_NOISE_SEED = 4321  # one fixed noise set for every evaluation of a run: steps compare on the same z
 BEST = "best.safetensors"  # the run's best checkpoint by log.best_metric (a full checkpoint: resumable, sampleable)
@@ -56,10 +59,13 @@ def generator_context(
     dry_run: bool = False,
 ) -> EvalContext:
     """Metrics' view of generator ``G``: unconditional samples and, for a conditional model,
-    samples for requested labels. A dry run shrinks every sample count and swaps Inception
+    samples for requested labels; for paired data, G's outputs for the test inputs. A dry run shrinks every sample count and swaps Inception
     for :class:`DryRunFeatures`."""
-    noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, num_classes, noise_seed)
     options: dict[str, Any] = {"fid_extractor": DryRunFeatures()} if dry_run else {}
+    if data.test.a is not None:  # image-to-image: G's outputs for the test inputs, in order
+        return translation_context(oriented(data, cfg.data.direction), lambda a: _translate(G, cfg, a, noise_seed),
+                                   seed, DRY_RUN_SCALE if dry_run else 1.0, options)
+    noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, num_classes, noise_seed)
     labelled: Optional[Any] = None
     if num_classes:
         labelled = lambda labels: generate(G, labels.shape[0], noise, cfg.data.pixel_range, labels)  # noqa: E731
@@ -71,6 +77,12 @@ def generator_context(
         options=options,
         sample_labels=labelled,
     )
+
+
+def _translate(G: nn.Module, cfg: Config, a: Tensor, seed: int) -> Tensor:
+    with torch.random.fork_rng():  # the dropout noise: seeded, without moving anyone else's stream
+        torch.manual_seed(seed)
+        return translate(G, a, cfg.data.pixel_range, cfg.noise.dim)
 
 
 def check_metrics(names: list[str]) -> None:

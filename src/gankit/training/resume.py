@@ -34,6 +34,7 @@ def state_payload(s: TrainState, cfg: Config, context: dict[str, Any]) -> dict[s
         "opt_d": s.opt_d.state_dict(),
         "data": s.data.state_dict(),
         "noise": s.noise.state_dict(),
+        "conditions": s.conditions.state_dict(),
         "rng": ckpt.rng_state(),
         EXTRAS: {EMA_KEY: s.ema.state_dict()} if s.ema is not None else {},
     }
@@ -58,6 +59,7 @@ def restore(s: TrainState, payload: dict[str, Any]) -> None:
     _state_like_params(s.opt_d)
     s.data.load_state_dict(payload["data"])
     s.noise.load_state_dict(payload["noise"])
+    s.conditions.load_state_dict(payload.get("conditions", {}))
     ema = payload.get(EXTRAS, {}).get(EMA_KEY)
     if s.ema is not None and ema is not None:
         s.ema.load_state_dict(ema)

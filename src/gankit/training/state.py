@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager, Optional
+from typing import Any, Callable, ContextManager, Optional, Protocol
 
 import math
 import torch
@@ -54,7 +54,71 @@ def examples_mixed_by(D: nn.Module) -> Optional[str]:
             return f"normalises over the batch (batch norm at '{name}')"
     if getattr(D, "pack", 1) != 1:
         return f"packs {D.pack} examples into one input"
+    if getattr(D, "logits_per_example", 1) != 1:
+        return f"returns {D.logits_per_example} logits per example (one per patch)"
     return None
+
+
+@dataclass
+class Conditions:
+    """What G is conditioned on for one minibatch, and what it should then produce."""
+
+    y: Optional[Tensor]  # class labels [m], input images A [m, C, H, W], or None (unconditional)
+    target: Optional[Tensor] = None  # paired data: the real output B for each input (reconstruction terms)
+
+
+class ConditionSource(Protocol):
+    """Draws z and the conditions for m generated examples; its state is checkpointed."""
+
+    def sample(self, m: int) -> tuple[Tensor, Conditions]: ...
+    def fixed(self, n: int) -> Optional[Conditions]: ...  # the same n conditions every call (sample grids), or None
+    def state_dict(self) -> dict[str, Any]: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class NoiseLabels:
+    """Unconditional and class-conditional runs: z and random labels (if any) from p_z."""
+
+    def __init__(self, noise: NoiseSampler) -> None:
+        self.noise = noise
+
+    def sample(self, m: int) -> tuple[Tensor, Conditions]:
+        z, y = self.noise.sample(m)
+        return z, Conditions(y)
+
+    def fixed(self, n: int) -> Optional[Conditions]:
+        return None  # grids pick their own labels (one class per column)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}  # everything it draws comes from the noise sampler, checkpointed on its own
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class PairedMinibatches:
+    """Image-to-image runs: z from p_z (nets may ignore it), inputs A and their targets B
+    from a shuffled minibatch of real pairs (a source over x = A, y = B)."""
+
+    def __init__(self, noise: NoiseSampler, pairs: MinibatchSource) -> None:
+        self.noise, self.pairs = noise, pairs
+
+    def sample(self, m: int) -> tuple[Tensor, Conditions]:
+        z, _ = self.noise.sample(m)
+        a, b = self.pairs.next()
+        if a.shape[0] != m:
+            raise ValueError(f"paired minibatches hold {a.shape[0]} examples, {m} were asked for")
+        return z, Conditions(a, b)
+
+    def fixed(self, n: int) -> Optional[Conditions]:
+        """The first n training pairs."""
+        return Conditions(self.pairs.x[:n], self.pairs.y[:n])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"pairs": self.pairs.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.pairs.load_state_dict(state["pairs"])
 
 
 @dataclass
@@ -72,3 +136,8 @@ class TrainState:
     ema: Optional[EMA] = None  # the average of G's weights (train.ema_decay), updated after each G step
     autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext  # see forward_context
     d_passes: DPasses = separate_passes  # how D's step gets its logits (train.joint_d_batch: joint_pass)
+    conditions: Optional[ConditionSource] = None  # what G is conditioned on; None: NoiseLabels(noise)
+
+    def __post_init__(self) -> None:
+        if self.conditions is None:
+            self.conditions = NoiseLabels(self.noise)
