@@ -140,6 +140,17 @@ class LogConfig(_Section):
     eval_metrics: list[str] = Field(default_factory=list)  # e.g. [fid2k]; names carry their sample counts
     best_metric: Optional[str] = None  # a figure of eval_metrics (e.g. fid2k); its best step is kept as best.safetensors
 
+    @field_validator("eval_metrics")
+    @classmethod
+    def _registered_metrics(cls, names: list[str]) -> list[str]:
+        if names:  # only then: the metric registry imports torch
+            from gankit.metrics import METRICS
+
+            unknown = [n for n in names if n not in METRICS]
+            if unknown:
+                raise ValueError(f"unknown metric(s) {', '.join(map(repr, unknown))} (see 'gankit metrics')")
+        return names
+
 
 class Config(_Section):
     seed: int = 0
