@@ -107,6 +107,8 @@ def test_dcgan_learns_a_constant_image() -> None:
     cfg = load_config("dcgan-mnist", [
         "data.batch_size=32", "noise.dim=8", "generator.args.width=8",
         "discriminator.args.width=8", "optim_g.lr=0.002", "optim_d.lr=0.002",
+        # the plain DCGAN nets in fp32, not the preset's MNIST recipe (FC layers, bf16)
+        "generator.args.hidden=0", "discriminator.args.hidden=0", "train.precision=fp32", "train.channels_last=false",
     ])
     prev = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny nets: one thread avoids contention on shared cores

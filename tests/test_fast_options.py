@@ -34,7 +34,7 @@ CONV = ["data.batch_size=8", "noise.dim=8", "generator.args.width=8", "discrimin
 
 @pytest.mark.parametrize(
     "override, field",
-    [("train.precision=fp16", "train.precision"), ("train.channels_last=maybe", "train.channels_last"),
+    [("train.precision=fp8", "train.precision"), ("train.channels_last=maybe", "train.channels_last"),
      ("train.compile=[1]", "train.compile"), ("train.joint_d_batch=2", "train.joint_d_batch")],
 )  # fmt: skip
 def test_bad_values_name_the_field(override, field):

@@ -109,7 +109,9 @@ class TrainConfig(_Section):
     ema_warmup: float = Field(10.0, ge=2)
     # Fast options, off by default because they change the numbers computed (see
     # docs/usage/metrics-speed.md for their measured effect on speed and quality):
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: CPU autocast around G/D forward passes; losses fp32
+    # bf16: autocast (CPU or CUDA) around G/D forward passes, losses fp32; fp16: CUDA autocast
+    # with a loss scaler (CUDA only)
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     channels_last: bool = False  # NHWC memory format for conv nets and image batches
     compile: bool = False  # torch.compile G and D (static shapes: batches are always full)
     # D's step runs D once on real and generated examples together instead of once on each:
@@ -122,6 +124,12 @@ class TrainConfig(_Section):
     # TV critic; training/refit.py); 0: never
     critic_refit_every: int = Field(0, ge=0)
     critic_refit_steps: int = Field(0, ge=0)
+    # where G, D, the data and the noise live: auto (CUDA when present), cpu, cuda, cuda:N or
+    # mps. In a data-parallel job (torchrun) each process takes cuda:LOCAL_RANK.
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda|cuda:\d+|mps)$")
+    # data-parallel jobs: batch norm over the global minibatch instead of each process's
+    # slice (torch's SyncBatchNorm, CUDA only)
+    sync_batchnorm: bool = False
 
 
 class LogConfig(_Section):

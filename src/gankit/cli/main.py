@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--dry-run", action="store_true", help="a few steps on tiny data, to check the set-up")
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--nproc", type=_positive_int, default=None,
+                   help="train data-parallel in N processes on this machine (runs torchrun; see docs/usage/gpu-ddp.md)")
 
     s = sub.add_parser("sample", help="draw samples from a run or checkpoint")
     s.add_argument("run", help="run directory or checkpoint file")
@@ -97,17 +100,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(a: argparse.Namespace) -> int:
     from gankit.config import load_config
+    from gankit.training.parallel import check_job, check_precision, launched_by_torchrun, resolve_device
     from gankit.training.run import train
 
     # the user's settings after the dry run's: train.steps=40 --dry-run trains 40
     overrides = (DRY_RUN_OVERRIDES if a.dry_run else []) + list(a.overrides)
-    cfg = load_config(a.preset, overrides)
+    cfg = load_config(a.preset, overrides)  # checked here first: a bad config is one line, not N
+    if a.nproc is not None:
+        if launched_by_torchrun():
+            raise GankitError("--nproc: this process was already started by torchrun; give one or the other")
+        check_job(cfg.train.device, a.nproc, cfg.train.sync_batchnorm, local_rank=a.nproc - 1)  # the last must exist too
+        check_precision(cfg.train.precision, resolve_device(cfg.train.device))
+        return _torchrun(a)
     state = train(cfg, a.out, resume=a.resume, progress=False if a.no_progress else None)
-    print(f"trained {state.step} steps into {a.out}" + (" (dry run: tiny data, says nothing about quality)" if cfg.dry_run else ""))
-    from gankit.report import report_after_training
+    if state.shard.main:  # in a data-parallel job the others wrote nothing
+        print(f"trained {state.step} steps into {a.out}" + (" (dry run: tiny data, says nothing about quality)" if cfg.dry_run else ""))
+        from gankit.report import report_after_training
 
-    report_after_training(Path(a.out))
+        report_after_training(Path(a.out))
     return 0
+
+
+def _torchrun(a: argparse.Namespace) -> int:
+    """``gankit train --nproc N ...``: the same command under ``torchrun --standalone``, whose
+    exit code it returns (a process that dies ends them all; see docs/usage/gpu-ddp.md)."""
+    import subprocess
+
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={a.nproc}",
+            "-m", "gankit", "train", a.preset, *a.overrides, "--out", a.out, "--resume", a.resume]
+    argv += ["--dry-run"] * a.dry_run + ["--no-progress"] * a.no_progress + ["--debug"] * a.debug
+    try:
+        return subprocess.run(argv).returncode
+    except KeyboardInterrupt:  # torchrun passes Ctrl-C on to the processes; they save and stop
+        return 130
 
 
 def cmd_sample(a: argparse.Namespace) -> int:
@@ -198,8 +223,10 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from gankit.metrics.registry import evaluate
     from gankit.training.generator import load_generator
 
+    from gankit.training.parallel import resolve_device
+
     check_metrics(a.metric)
-    G, cfg, context, step = load_generator(a.run)
+    G, cfg, context, step = load_generator(a.run, resolve_device("auto"))  # metrics run on G's device
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
     ctx = generator_context(G, cfg, context.get("num_classes", 0), data, a.seed, a.seed, a.dry_run)
     figures = evaluate(a.metric, ctx)
@@ -311,7 +338,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _pop_debug(argv)
     args = build_parser().parse_args(argv)
-    debug = debug or args.debug
+    debug = args.debug = debug or args.debug
     try:
         handler = COMMANDS.get(args.command) or MODULE_COMMANDS[args.command].run
         return handler(args)
@@ -331,7 +358,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"gankit: error: {_one_line(_os_error_line(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("gankit: interrupted; the last checkpoint is kept", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun: once for the job, not once per process
+            print("gankit: interrupted; the last checkpoint is kept", file=sys.stderr)
         return 130
 
 

@@ -37,7 +37,7 @@ BATCH = 1000
 
 def _classifier(ctx: EvalContext) -> DigitClassifier:
     """The classifier; option ``classifier_path`` overrides the shipped one."""
-    return load_classifier(ctx.data.name, ctx.options.get("classifier_path"))[0]
+    return load_classifier(ctx.data.name, ctx.options.get("classifier_path"))[0].to(ctx.device)
 
 
 def _check_images(x: Tensor, what: str) -> None:
@@ -47,13 +47,15 @@ def _check_images(x: Tensor, what: str) -> None:
 
 @torch.no_grad()
 def predict(model: DigitClassifier, x: Tensor) -> Tensor:
-    """Predicted classes [N]."""
-    return torch.cat([model(x[i : i + BATCH].float()).argmax(1) for i in range(0, x.shape[0], BATCH)])
+    """Predicted classes [N] (computed on the model's device, returned on the host)."""
+    dev = next(model.parameters()).device
+    return torch.cat([model(x[i : i + BATCH].to(dev).float()).argmax(1).cpu() for i in range(0, x.shape[0], BATCH)])
 
 
 @torch.no_grad()
 def classifier_features(model: DigitClassifier, x: Tensor) -> Tensor:
-    return torch.cat([model.features(x[i : i + BATCH].float()) for i in range(0, x.shape[0], BATCH)])
+    dev = next(model.parameters()).device
+    return torch.cat([model.features(x[i : i + BATCH].to(dev).float()).cpu() for i in range(0, x.shape[0], BATCH)])
 
 
 def class_histogram_stats(pred: Tensor, num_classes: int = 10, min_share: float = 0.01) -> dict[str, float]:
@@ -78,8 +80,9 @@ class ClassifierFD:
     in the digit classifier's 128-d features. The real features are cached on disk under a
     key from the weights' hash, so retrained weights never reuse stale ones."""
 
-    def __init__(self, dataset: str, real: Tensor, classifier_path: Optional[str] = None) -> None:
+    def __init__(self, dataset: str, real: Tensor, classifier_path: Optional[str] = None, device: torch.device | str = "cpu") -> None:
         self.model, meta = load_classifier(dataset, classifier_path)
+        self.model.to(device)
         self.real_f = real_features(self.features, f"classifier-{meta['sha256'][:16]}", dataset, "test", real)
 
     def features(self, x: Tensor) -> Tensor:
@@ -99,7 +102,7 @@ def cfd10k(ctx: EvalContext) -> dict[str, float]:
     real = ctx.data.test.x
     if real.shape[0] < n:
         raise DataError(f"{ctx.data.name} test split has {real.shape[0]} images; cfd10k needs {n}")
-    return {"cfd10k": ClassifierFD(ctx.data.name, real[:n], ctx.options.get("classifier_path"))(fake)}
+    return {"cfd10k": ClassifierFD(ctx.data.name, real[:n], ctx.options.get("classifier_path"), ctx.device)(fake)}
 
 
 @register_metric("cacc10k", "conditional models: share of 10,000 samples (1,000 per class) classified as their label, per class")

@@ -152,8 +152,8 @@ def tf_bilinear_matrix(n_in: int, n_out: int) -> Tensor:
 
 def tf_bilinear_resize(x: Tensor, size: int = INCEPTION_SIZE) -> Tensor:
     """Resize [N, C, H, W] to [N, C, size, size]; separable, so two small matrix products."""
-    wh = tf_bilinear_matrix(x.shape[2], size).to(x.dtype)
-    ww = tf_bilinear_matrix(x.shape[3], size).to(x.dtype)
+    wh = tf_bilinear_matrix(x.shape[2], size).to(x.device, x.dtype)
+    ww = tf_bilinear_matrix(x.shape[3], size).to(x.device, x.dtype)
     return wh @ x @ ww.T
 
 
@@ -207,21 +207,24 @@ class InceptionFeatures(nn.Module):
     # faster. Keeping freed memory (gankit.runtime) avoids re-faulting ~20 MB of activations
     # per batch. Both measured with bench/inception_speed.py.
     def __init__(
-        self, path: Optional[str | os.PathLike[str]] = None, batch_size: int = 8, channels_last: bool = True
+        self, path: Optional[str | os.PathLike[str]] = None, batch_size: Optional[int] = None, channels_last: bool = True,
+        device: torch.device | str = "cpu",
     ) -> None:
         super().__init__()
         self.path = str(path or inception_file())
-        self.batch_size = batch_size
+        self.device = torch.device(device)
+        self.batch_size = batch_size or (8 if self.device.type == "cpu" else 200)  # a GPU wants large batches
         self.channels_last = channels_last
         keep_freed_memory()
 
     def forward(self, x: Tensor) -> Tensor:
-        net = _load_inception(self.path)
+        net = _load_inception(self.path).to(self.device)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         out = []
         with torch.inference_mode():
             for i in range(0, x.shape[0], self.batch_size):
-                out.append(net(inception_preprocess(x[i : i + self.batch_size]).contiguous(memory_format=fmt)))
+                batch = inception_preprocess(x[i : i + self.batch_size].to(self.device))
+                out.append(net(batch.contiguous(memory_format=fmt)).float().cpu())
         return torch.cat(out).clone() if out else torch.empty(0, self.num_features)
 
 
@@ -269,7 +272,7 @@ def _real_split(ctx: EvalContext) -> tuple[str, Tensor]:
 
 
 def _features_pair(ctx: EvalContext, n: int, extractor: Optional[Callable[[Tensor], Tensor]] = None, name: str = "") -> tuple[Tensor, Tensor]:
-    ext = extractor or ctx.options.get("fid_extractor") or InceptionFeatures()
+    ext = extractor or ctx.options.get("fid_extractor") or InceptionFeatures(device=ctx.device)
     name = name or getattr(ext, "name", type(ext).__name__)
     split, xs = _real_split(ctx)
     count = ctx.count(n)

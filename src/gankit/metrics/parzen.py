@@ -63,7 +63,9 @@ class ParzenResult:
 def parzen_window(
     samples: Tensor, valid: Tensor, test: Tensor, sigmas: Sequence[float] = DEFAULT_SIGMAS
 ) -> ParzenResult:
-    """Pick sigma on ``valid``, then score ``test``: mean +- standard error, in nats."""
+    """Pick sigma on ``valid``, then score ``test``: mean +- standard error, in nats. The
+    distances are computed on ``samples``' device."""
+    valid, test = valid.to(samples.device), test.to(samples.device)
     valid_ll = parzen_log_likelihood(valid, samples, sigmas).mean(1)
     best = int(torch.argmax(valid_ll))
     ll = parzen_log_likelihood(test, samples, [sigmas[best]])[0]
@@ -76,7 +78,7 @@ def _parzen_metric(n_samples: int, key: str):
         n_valid = ctx.options.get("parzen_valid", 1000)
         valid = ctx.data.valid.x[: ctx.count(n_valid)]
         test = ctx.data.test.x[: ctx.count(len(ctx.data.test))]
-        r = parzen_window(ctx.samples(n_samples), valid, test)
+        r = parzen_window(ctx.samples(n_samples).to(ctx.device), valid, test)
         return {f"{key}_mean": r.mean, f"{key}_se": r.se, f"{key}_sigma": r.sigma}
 
     return fn
@@ -96,5 +98,5 @@ def train_reference(ctx: EvalContext) -> dict[str, float]:
     idx = torch.randperm(len(ctx.data.train), generator=g)[:n]
     valid = ctx.data.valid.x[: ctx.count(ctx.options.get("parzen_valid", 1000))]
     test = ctx.data.test.x[: ctx.count(len(ctx.data.test))]
-    r = parzen_window(ctx.data.train.x[idx], valid, test)
+    r = parzen_window(ctx.data.train.x[idx].to(ctx.device), valid, test)
     return {"train_reference_mean": r.mean, "train_reference_se": r.se, "train_reference_sigma": r.sigma}

@@ -26,6 +26,7 @@ class EvalContext:
     scale: float = 1.0  # < 1 shrinks sample counts for smoke runs (--dry-run)
     options: dict[str, Any] = field(default_factory=dict)
     sample_labels: Optional[Callable[[Tensor], Tensor]] = None  # conditional: samples for given labels
+    device: torch.device = torch.device("cpu")  # where metrics run their nets and distances (samples arrive on the host)
     _cache: dict[int, Tensor] = field(default_factory=dict)
 
     def count(self, n: int) -> int:

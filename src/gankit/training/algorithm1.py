@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 import torch
 from torch import Tensor
 
-from gankit.training.state import TrainState
+from gankit.training.state import TrainState, optimiser_step
 
 
 @dataclass
@@ -38,8 +38,8 @@ Callback = Callable[[TrainState, StepStats], None]
 
 
 def discriminator_step(s: TrainState) -> tuple[Tensor, Tensor]:
-    x, y = s.data.next()
-    z, c = s.conditions.sample(x.shape[0])
+    x, y = s.data.next()  # in a data-parallel job, each process's slice of one global minibatch (as z)
+    z, c = s.conditions.sample(s.data.batch_size)
     with s.autocast():  # forward passes in train.precision; the losses below in fp32
         with torch.no_grad():
             fake = s.G(z, c.y)
@@ -48,9 +48,7 @@ def discriminator_step(s: TrainState) -> tuple[Tensor, Tensor]:
     loss = s.objective.d_loss(real_logits, fake_logits)
     if s.objective.penalty is not None:
         loss = loss + s.objective.penalty(s.D, x, fake, y)
-    s.opt_d.zero_grad(set_to_none=True)
-    loss.backward()
-    s.opt_d.step()
+    optimiser_step(loss, s.D, s.opt_d, s.scaler_d, s.shard)
     if s.objective.constrain is not None:
         s.objective.constrain(s.D)
     return loss.detach(), real_logits.detach()
@@ -66,9 +64,7 @@ def generator_step(s: TrainState, m: int) -> tuple[Tensor, Tensor]:
         loss = s.objective.g_loss(fake_logits)
         if s.objective.reconstruction is not None:
             loss = loss + s.objective.reconstruction(fake, c.target)
-        s.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        s.opt_g.step()
+        optimiser_step(loss, s.G, s.opt_g, s.scaler_g, s.shard)
     finally:
         s.D.requires_grad_(True)
     return loss.detach(), fake_logits.detach()
@@ -80,11 +76,13 @@ def algorithm1(s: TrainState, until_step: int, callbacks: Iterable[Callback] = (
     s.G.train()
     s.D.train()
     while s.step < until_step:
+        s.shard.reseed(s.step)
         for _ in range(s.k):
             d_loss, real_logits = discriminator_step(s)
         g_loss, fake_logits = generator_step(s, s.data.batch_size)
         s.step += 1
         s.schedule.apply(s.step)
-        stats = StepStats(s.step, d_loss, g_loss, real_logits, fake_logits)
+        # over the global minibatch: the mean of the processes' losses, every process's logits
+        stats = StepStats(s.step, s.shard.mean(d_loss), s.shard.mean(g_loss), s.shard.gather(real_logits), s.shard.gather(fake_logits))
         for cb in callbacks:
             cb(s, stats)

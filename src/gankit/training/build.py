@@ -20,6 +20,7 @@ from gankit.objectives.penalties import with_r1
 from gankit.objectives.reconstruction import no_generator_loss, with_l1
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
+from gankit.training.parallel import Job, Shard, check_precision, grad_scaler, resolve_device, to_device
 from gankit.training.noise import NoiseSampler
 from gankit.training.state import (ConditionSource, NoiseLabels, PairedMinibatches, TrainState, examples_mixed_by,
                                    forward_context, joint_pass, separate_passes)
@@ -122,7 +123,12 @@ def initial_nets(cfg: Config, context: dict[str, Any]) -> tuple[nn.Module, nn.Mo
         return build_nets(cfg, context)
 
 
-def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]:
+def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[TrainState, dict[str, Any]]:
+    """The training state of ``cfg`` on ``data``: in this process alone on ``train.device``
+    unless ``job`` (``parallel.start``) places it in a data-parallel job."""
+    job = job or Job(Shard(0, 1, cfg.seed), resolve_device(cfg.train.device))
+    device, shard = job.device, job.shard
+    check_precision(cfg.train.precision, device)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     keep_freed_memory()
@@ -145,6 +151,13 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
     x = to_net_range(data.train.x, cfg.data.pixel_range)
     if hasattr(G, "init_from_data"):
         G.init_from_data(x)
+    if cfg.train.sync_batchnorm and shard.distributed:
+        G = nn.SyncBatchNorm.convert_sync_batchnorm(G)
+        D = nn.SyncBatchNorm.convert_sync_batchnorm(D)
+    G.to(device)
+    D.to(device)
+    x = to_device(x, device)
+    labels = to_device(data.train.y, device) if cfg.data.conditional and not paired else None
     if cfg.train.channels_last:
         # NHWC weights and batches: oneDNN's native conv layout on CPU (no reorders per call).
         # Only 4-D tensors change; checkpoints store plain contiguous copies either way.
@@ -152,22 +165,29 @@ def build_state(cfg: Config, data: Dataset) -> tuple[TrainState, dict[str, Any]]
         D.to(memory_format=torch.channels_last)
         if x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-    noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, context["num_classes"], seed=cfg.seed + 2)
+    noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, context["num_classes"], seed=cfg.seed + 2,
+                         device=device, shard=shard)
     conditions: ConditionSource = NoiseLabels(noise)
     if paired:
+        if shard.world > 1 or device.type != "cpu":
+            raise ConfigError(f"field 'train.device': paired data ('{data.name}') trains in one process on the CPU; "
+                              f"got {shard.world} process(es) on {device}")
         a = to_net_range(data.train.a, cfg.data.pixel_range)
         if cfg.train.channels_last:
             a = a.contiguous(memory_format=torch.channels_last)
         source, pairs = pair_sources(a, x, cfg.data.batch_size, cfg.seed + 1, cfg.data.flip, cfg.data.jitter)
         conditions = PairedMinibatches(noise, pairs)
     else:
-        source = MinibatchSource(x, data.train.y if cfg.data.conditional else None, cfg.data.batch_size, seed=cfg.seed + 1)
+        source = MinibatchSource(x, labels, cfg.data.batch_size, seed=cfg.seed + 1, device=device, rank=shard.rank,
+                                 world=shard.world)
     opt_g = build_optimizer(cfg.optim_g, G.parameters())
     opt_d = build_optimizer(cfg.optim_d, D.parameters())
     schedule = Schedule(cfg.schedule, {"g": opt_g, "d": opt_d}, {"g": cfg.optim_g, "d": cfg.optim_d})
     schedule.apply(0)
     state = TrainState(G, D, opt_g, opt_d, objective, source, noise, schedule, k=cfg.train.k,
-                       autocast=forward_context(cfg.train.precision), d_passes=joint_pass if cfg.train.joint_d_batch else separate_passes,
+                       autocast=forward_context(cfg.train.precision, device.type),
+                       d_passes=joint_pass if cfg.train.joint_d_batch else separate_passes,
+                       shard=shard, scaler_d=grad_scaler(cfg.train.precision), scaler_g=grad_scaler(cfg.train.precision),
                        conditions=conditions)
     if cfg.train.ema_decay is not None:
         state.ema = EMA(G, cfg.train.ema_decay, cfg.train.ema_warmup)  # copied before compiling: a plain module
@@ -201,9 +221,10 @@ def generate(
     labels: Optional[Tensor] = None,
     batch: int = 1000,
 ) -> Tensor:
-    """n samples from G in [0, 1], in eval mode, batch by batch."""
+    """n samples from G in [0, 1], in eval mode, batch by batch, on G's device (returned in host memory)."""
     was_training = G.training
     G.eval()
+    device = next(G.parameters()).device
     out = []
     try:
         for i in range(0, n, batch):
@@ -211,7 +232,8 @@ def generate(
             z, y = noise.sample(m)
             if labels is not None:
                 y = labels[i : i + m]
-            out.append(to_unit_range(G(z, y), pixel_range).clamp_(0, 1))
+            z, y = z.to(device), None if y is None else y.to(device)
+            out.append(to_unit_range(G(z, y), pixel_range).clamp_(0, 1).float().cpu())
     finally:
         G.train(was_training)
     return torch.cat(out) if out else torch.empty(0)

@@ -178,9 +178,10 @@ class SampleGrids:
     @torch.no_grad()
     def render(self, s: TrainState, name: str) -> Optional[Path]:
         G = sampling_generator(s)  # the EMA where the run keeps one: what `gankit sample` draws from
+        device = s.noise.device
         was = G.training
         G.eval()
-        x = G(self.z, self.y)
+        x = G(self.z.to(device), None if self.y is None else self.y.to(device)).float().cpu()
         G.train(was)
         if x.dim() != 4:  # not images (e.g. toy points [N, d]): no grid to draw
             return None
@@ -250,9 +251,13 @@ class Checkpointer:
 
 class StopOnSignal:
     """SIGTERM (a scheduler's preemption) or a first Ctrl-C: finish the current step, save a
-    checkpoint, then stop with KeyboardInterrupt. A second Ctrl-C stops at once."""
+    checkpoint, then stop with KeyboardInterrupt. A second Ctrl-C stops at once.
 
-    def __init__(self, saver: Checkpointer, say: Callable[[str], None]) -> None:
+    In a data-parallel job every process runs one; they agree after each step whether any
+    was asked to stop (one tiny all-reduce), so all stop after the same step, and the main
+    process (the one with a ``saver``) saves it."""
+
+    def __init__(self, saver: Optional[Checkpointer], say: Callable[[str], None]) -> None:
         self.saver, self.say = saver, say
         self.requested: Optional[str] = None
 
@@ -274,11 +279,13 @@ class StopOnSignal:
                 signal.signal(sig, handler)
 
     def __call__(self, s: TrainState, st: StepStats) -> None:
-        if self.requested is None:
+        if not s.shard.any(self.requested is not None, s.noise.device):
             return
+        if self.saver is None:
+            raise KeyboardInterrupt
         if self.saver.last() != ckpt.checkpoint_path(self.saver.dir, s.step):
             self.saver.save(s)
-        self.say(f"gankit: {self.requested}: stopped after step {s.step} and saved {self.saver.last().name}; run the same command to continue")
+        self.say(f"gankit: {self.requested or 'stop'}: stopped after step {s.step} and saved {self.saver.last().name}; run the same command to continue")
         raise KeyboardInterrupt
 
 
@@ -355,8 +362,11 @@ def default_callbacks(
     they also write the run's files: metrics, TensorBoard, grids and checkpoints (holding
     ``context``); ``resumed`` drops TensorBoard events after the resumed step, ``extra``
     are the caller's callbacks. Without it (training in memory, e.g. the Figure 1
-    reproduction) they are the guard, the weight average and diagnostics."""
-    diagnostics = Diagnostics(cfg, run_dir, state) if cfg.log.diagnostics else None
+    reproduction) they are the guard, the weight average and diagnostics. In a data-parallel
+    job only the main process writes and measures; the others keep the guard, the average
+    and the stop signal (all processes must take part in its vote)."""
+    main = state.shard.main
+    diagnostics = Diagnostics(cfg, run_dir, state) if cfg.log.diagnostics and main else None
     log: Optional[MetricsLog] = None
     grids: Optional[SampleGrids] = None
     saver: Optional[Checkpointer] = None
@@ -365,7 +375,9 @@ def default_callbacks(
     stop: Optional[StopOnSignal] = None
     evaluation: Optional[EvalDuringTraining] = None
     guard = DivergenceGuard(cfg.log.every)
-    if run_dir is not None:
+    if run_dir is not None and not main:
+        stop = StopOnSignal(None, say)
+    elif run_dir is not None:
         log = MetricsLog(run_dir, cfg.log.every, cfg.log.tensorboard, state.step if resumed else None, diagnostics)
         grids = SampleGrids(run_dir, cfg.log.samples_every, state.noise, cfg.data.pixel_range, log.writer,
                             state.conditions.fixed(PREVIEW))

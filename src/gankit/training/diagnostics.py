@@ -75,7 +75,8 @@ class Diagnostics:
                              seed=cfg.seed + 7919)
         self.z, self.y = noise.sample(n)  # fixed noise: the measurements follow one set of samples
         g = torch.Generator().manual_seed(cfg.seed + 7920)
-        real = state.data.x[torch.randint(state.data.x.shape[0], (N_DIVERSITY,), generator=g)]
+        pick = torch.randint(state.data.x.shape[0], (N_DIVERSITY,), generator=g)
+        real = state.data.x[pick.to(state.data.x.device)].float().cpu()
         self.real_spread = mean_pairwise_distance(real)
         self.peak_grad = 0.0
         self.peak_diversity = 0.0
@@ -105,7 +106,8 @@ class Diagnostics:
         was = s.G.training
         s.G.eval()  # no batch-norm statistics updates from our samples
         try:
-            x = s.G(self.z, self.y)
+            device = s.noise.device
+            x = s.G(self.z.to(device), None if self.y is None else self.y.to(device)).float().cpu()
         finally:
             s.G.train(was)
         # G's output and the minibatch source are both in the nets' range: compare them there

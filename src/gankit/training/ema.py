@@ -77,10 +77,11 @@ def recalibrate_batchnorm(G: nn.Module, noise: NoiseSampler, n: int = BN_RECALIB
         m.reset_running_stats()
         m.momentum = None
     G.train()
+    device = next(G.parameters()).device
     try:
         for i in range(0, n, batch):
             z, y = noise.sample(min(batch, n - i))
-            G(z, y)
+            G(z.to(device), None if y is None else y.to(device))
     finally:
         for m, mom in zip(bns, saved):
             m.momentum = mom

@@ -59,13 +59,14 @@ def generator_context(
     dry_run: bool = False,
 ) -> EvalContext:
     """Metrics' view of generator ``G``: unconditional samples and, for a conditional model,
-    samples for requested labels; for paired data, G's outputs for the test inputs. A dry run shrinks every sample count and swaps Inception
-    for :class:`DryRunFeatures`."""
+    samples for requested labels, on G's device; for paired data, G's outputs for the test
+    inputs. A dry run shrinks every sample count and swaps Inception for :class:`DryRunFeatures`."""
+    device = next(G.parameters()).device  # metrics run where G does
+    noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, num_classes, noise_seed)
     options: dict[str, Any] = {"fid_extractor": DryRunFeatures()} if dry_run else {}
     if data.test.a is not None:  # image-to-image: G's outputs for the test inputs, in order
         return translation_context(oriented(data, cfg.data.direction), lambda a: _translate(G, cfg, a, noise_seed),
                                    seed, DRY_RUN_SCALE if dry_run else 1.0, options)
-    noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, num_classes, noise_seed)
     labelled: Optional[Any] = None
     if num_classes:
         labelled = lambda labels: generate(G, labels.shape[0], noise, cfg.data.pixel_range, labels)  # noqa: E731
@@ -76,6 +77,7 @@ def generator_context(
         scale=DRY_RUN_SCALE if dry_run else 1.0,
         options=options,
         sample_labels=labelled,
+        device=device,
     )
 
 

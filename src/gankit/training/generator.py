@@ -68,13 +68,14 @@ def read_exported(path: Path) -> tuple[torch.nn.Module, Config, dict[str, Any], 
     return G.eval(), cfg, context, step
 
 
-def load_generator(path: str | Path) -> tuple[torch.nn.Module, Config, dict[str, Any], int]:
-    """(G in eval mode, config, net context, step) from a run directory, checkpoint file or
-    exported generator. G is the weight average when the run keeps one, with batch-norm
-    statistics of its own."""
+def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Config, dict[str, Any], int]:
+    """(G in eval mode on ``device``, config, net context, step) from a run directory,
+    checkpoint file or exported generator, whatever device wrote it. G is the weight
+    average when the run keeps one, with batch-norm statistics of its own."""
     p = Path(path)
     if p.is_file() and file_format(p) == GENERATOR_FORMAT:
-        return read_exported(p)
+        G, cfg, context, step = read_exported(p)
+        return G.to(device), cfg, context, step
     if p.is_dir():
         problems: list[str] = []
         found = newest_good_checkpoint(p / CHECKPOINTS if (p / CHECKPOINTS).is_dir() else p, problems.append)
@@ -91,7 +92,7 @@ def load_generator(path: str | Path) -> tuple[torch.nn.Module, Config, dict[str,
     G, _ = build_nets(cfg, context)
     ema = payload.get(EXTRAS, {}).get(EMA_KEY)
     G.load_state_dict(ema["weights"] if ema is not None else payload["G"])
-    G.eval()
+    G.to(device).eval()
     if ema is not None:  # the average's weights came with the live G's batch-norm statistics: recompute them
         recalibrate_batchnorm(G, sample_noise(cfg, context, BN_RECALIBRATION_SEED))
     return G, cfg, context, int(payload["step"])

@@ -19,6 +19,7 @@ RESUME_MODES = ("auto", "never")
 # Payload key of the weight average, under "extras": the file layout every checkpoint uses.
 EXTRAS = "extras"
 EMA_KEY = "G_ema"
+SCALER_KEYS = ("scaler_d", "scaler_g")  # fp16 loss scalers, under "extras"
 
 Found = tuple[Path, dict[str, Any]]  # a checkpoint's path and its loaded payload
 
@@ -36,7 +37,11 @@ def state_payload(s: TrainState, cfg: Config, context: dict[str, Any]) -> dict[s
         "noise": s.noise.state_dict(),
         "conditions": s.conditions.state_dict(),
         "rng": ckpt.rng_state(),
-        EXTRAS: {EMA_KEY: s.ema.state_dict()} if s.ema is not None else {},
+        "processes": s.shard.world,  # the data-parallel world size that wrote it (same global batch on resume)
+        EXTRAS: {
+            **({EMA_KEY: s.ema.state_dict()} if s.ema is not None else {}),
+            **{k: sc.state_dict() for k in SCALER_KEYS if (sc := getattr(s, k)) is not None},
+        },
     }
 
 
@@ -51,6 +56,8 @@ def _state_like_params(opt: torch.optim.Optimizer) -> None:
 
 
 def restore(s: TrainState, payload: dict[str, Any]) -> None:
+    """Put ``s`` where ``payload`` left it, on whatever device ``s`` lives on (checkpoints
+    hold host tensors; load_state_dict copies them onto the parameters' device)."""
     s.G.load_state_dict(payload["G"])
     s.D.load_state_dict(payload["D"])
     s.opt_g.load_state_dict(payload["opt_g"])
@@ -63,6 +70,10 @@ def restore(s: TrainState, payload: dict[str, Any]) -> None:
     ema = payload.get(EXTRAS, {}).get(EMA_KEY)
     if s.ema is not None and ema is not None:
         s.ema.load_state_dict(ema)
+    for key in SCALER_KEYS:
+        saved, scaler = payload.get(EXTRAS, {}).get(key), getattr(s, key)
+        if saved is not None and scaler is not None:
+            scaler.load_state_dict(saved)
     s.step = int(payload["step"])
     s.schedule.apply(s.step)
     ckpt.set_rng_state(payload["rng"])

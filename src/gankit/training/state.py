@@ -14,18 +14,38 @@ from gankit.objectives.base import Objective
 from gankit.training.ema import EMA
 from gankit.training.noise import NoiseSampler
 from gankit.training.optim import Schedule
+from gankit.training.parallel import Shard
 
 
-def forward_context(precision: str) -> Callable[[], ContextManager[Any]]:
+def forward_context(precision: str, device_type: str = "cpu") -> Callable[[], ContextManager[Any]]:
     """The context Algorithm 1 runs G's and D's forward passes in (``train.precision``).
 
-    bf16 is CPU autocast: matmuls/convs in bfloat16 (about 2.5x fp32 matmul throughput on
-    AVX-512-bf16 CPUs), weights, gradients, optimiser state and the losses stay fp32."""
+    bf16 is autocast on the CPU or CUDA: matmuls/convs in bfloat16 (about 2.5x fp32 matmul
+    throughput on AVX-512-bf16 CPUs, tensor cores on GPUs); weights, gradients, optimiser
+    state and the losses stay fp32. fp16 is CUDA autocast, with a loss scaler (TrainState's
+    ``scaler_d``/``scaler_g``) that keeps small gradients from underflowing."""
     if precision == "fp32":
         return contextlib.nullcontext
     if precision == "bf16":
-        return lambda: torch.autocast("cpu", dtype=torch.bfloat16)
+        return lambda: torch.autocast(device_type, dtype=torch.bfloat16)
+    if precision == "fp16":
+        return lambda: torch.autocast(device_type, dtype=torch.float16)
     raise ValueError(f"unknown precision {precision!r}")  # the config validator already restricts it
+
+
+def optimiser_step(
+    loss: Tensor, net: nn.Module, opt: torch.optim.Optimizer, scaler: Optional[torch.amp.GradScaler], shard: Shard
+) -> None:
+    """One update of ``net`` descending ``loss``: gradients (loss-scaled under fp16),
+    averaged over the processes of a data-parallel job, then the optimiser's step."""
+    opt.zero_grad(set_to_none=True)
+    (loss if scaler is None else scaler.scale(loss)).backward()
+    shard.average_gradients(net)  # before the scaler's inf check, so every process skips or takes the same step
+    if scaler is None:
+        opt.step()
+    else:
+        scaler.step(opt)
+        scaler.update()
 
 
 # D's logits on the real and on the generated minibatch:
@@ -106,8 +126,8 @@ class PairedMinibatches:
     def sample(self, m: int) -> tuple[Tensor, Conditions]:
         z, _ = self.noise.sample(m)
         a, b = self.pairs.next()
-        if a.shape[0] != m:
-            raise ValueError(f"paired minibatches hold {a.shape[0]} examples, {m} were asked for")
+        if a.shape[0] != z.shape[0]:  # both are this process's slice of the global m
+            raise ValueError(f"paired minibatches hold {a.shape[0]} examples, {z.shape[0]} were asked for")
         return z, Conditions(a, b)
 
     def fixed(self, n: int) -> Optional[Conditions]:
@@ -136,6 +156,9 @@ class TrainState:
     ema: Optional[EMA] = None  # the average of G's weights (train.ema_decay), updated after each G step
     autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext  # see forward_context
     d_passes: DPasses = separate_passes  # how D's step gets its logits (train.joint_d_batch: joint_pass)
+    shard: Shard = Shard()  # this process's place in a data-parallel job (see training/parallel.py)
+    scaler_d: Optional[torch.amp.GradScaler] = None  # fp16 loss scaling (train.precision=fp16)
+    scaler_g: Optional[torch.amp.GradScaler] = None
     conditions: Optional[ConditionSource] = None  # what G is conditioned on; None: NoiseLabels(noise)
 
     def __post_init__(self) -> None:
