@@ -84,7 +84,7 @@ def without_time(rows: list[dict]) -> list[dict]:
 # 1. Logs after kills: each step once, in metrics.jsonl and TensorBoard
 
 
-def tensorboard_steps(run: Path, tag: str = "loss_d") -> list[int]:
+def tensorboard_steps(run: Path, tag: str = "Loss/D") -> list[int]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})

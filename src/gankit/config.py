@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gankit.errors import ConfigError
 
 # --dry-run: seconds, tiny data, the real code path. Overrides for training; the scale
 # shrinks metric sample counts.
+# The user's own overrides go after these, so an explicit setting (train.steps=40) wins.
 DRY_RUN_OVERRIDES = [
+    "dry_run=true",
     "data.limit=500",
     "data.batch_size=50",
     "train.steps=12",
@@ -140,6 +142,22 @@ class LogConfig(_Section):
     progress: bool = True
     diagnostics: bool = True  # progress/collapse diagnostics (training/diagnostics.py)
     diagnostics_every: int = Field(500, ge=1)
+    # evaluation during training (training/evaluate.py): these metrics every eval_every
+    # steps into metrics.jsonl and TensorBoard (Eval/...), on a fixed noise seed
+    eval_every: Optional[int] = Field(None, ge=1)
+    eval_metrics: list[str] = Field(default_factory=list)  # e.g. [fid2k]; names carry their sample counts
+    best_metric: Optional[str] = None  # a figure of eval_metrics (e.g. fid2k); its best step is kept as best.safetensors
+
+    @field_validator("eval_metrics")
+    @classmethod
+    def _registered_metrics(cls, names: list[str]) -> list[str]:
+        if names:  # only then: the metric registry imports torch
+            from gankit.metrics import METRICS
+
+            unknown = [n for n in names if n not in METRICS]
+            if unknown:
+                raise ValueError(f"unknown metric(s) {', '.join(map(repr, unknown))} (see 'gankit metrics')")
+        return names
 
 
 MAX_SEED = 2**62  # the nets' random generators take 64-bit seeds; runs add small offsets to it
@@ -147,6 +165,9 @@ MAX_SEED = 2**62  # the nets' random generators take 64-bit seeds; runs add smal
 
 class Config(_Section):
     seed: int = Field(0, ge=0, le=MAX_SEED)
+    # --dry-run: tiny data and counts, and metrics with a random-feature stand-in for
+    # Inception; every output of such a run says "dry_run": true
+    dry_run: bool = False
     data: DataConfig = Field(default_factory=DataConfig)
     noise: NoiseConfig = Field(default_factory=NoiseConfig)
     generator: NetConfig
@@ -157,6 +178,15 @@ class Config(_Section):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+
+    @model_validator(mode="after")
+    def _best_metric_is_evaluated(self) -> "Config":
+        log = self.log
+        if log.best_metric is not None and (log.eval_every is None or not log.eval_metrics):
+            raise ValueError("log.best_metric needs log.eval_every and log.eval_metrics")
+        if log.eval_every is not None and not log.eval_metrics:
+            raise ValueError("log.eval_every needs log.eval_metrics (e.g. [fid2k])")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -169,6 +199,17 @@ class Config(_Section):
 def preset_names() -> list[str]:
     folder = resources.files("gankit") / "presets"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml") and p.name != "defaults.yaml")
+
+
+def preset_description(name: str) -> str:
+    """The first comment line of a preset's YAML: what it is, in one line."""
+    text, _ = _preset_text(name)
+    for line in text.splitlines():
+        if line.startswith("#"):
+            return line.lstrip("#").strip()
+        if line.strip():
+            break
+    return ""
 
 
 def _read_yaml(text: str, source: str) -> dict[str, Any]:

@@ -26,6 +26,11 @@ def make_grid(x: Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
     return (grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
 
 
+def to_uint8(x: Tensor) -> np.ndarray:
+    """One image [C, H, W] in [0, 1] -> uint8 [H, W, C], rounded to the nearest level."""
+    return (x.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+
 def save_png(array: np.ndarray, path: str | Path) -> None:
     img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
     with atomic_path(path) as tmp:

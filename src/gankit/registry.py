@@ -3,11 +3,13 @@ and CLI commands.
 
 Built-ins are imported explicitly by each package's ``__init__`` (no directory scans), so
 what exists never depends on which module happened to be imported first. Users add their
-own entries with the same decorator the built-ins use.
+own entries with the same decorator the built-ins use, or name an object by import path
+(``mypkg.nets:MyG``) where a config takes a net or objective name.
 """
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, Optional, TypeVar
+import importlib
+from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
 from gankit.errors import ConfigError, GankitError
 
@@ -70,3 +72,19 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def import_object(path: str, field: str) -> Any:
+    """The object at ``module.sub:Attr.attr``; one ConfigError naming ``field`` otherwise."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"field '{field}': '{path}' is not an import path (expected module:Name, e.g. mypkg.nets:MyG)")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except (ImportError, SyntaxError) as e:  # the module, or something it imports, is missing or broken
+        raise ConfigError(f"field '{field}': cannot import module '{module_name}' of '{path}' ({e})") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"field '{field}': module '{module_name}' has no '{attr}' (from '{path}')")
+        obj = getattr(obj, part)
+    return obj

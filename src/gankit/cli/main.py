@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_interpolate, cmd_report, cmd_translate
+from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_config, cmd_export, cmd_interpolate, cmd_report, cmd_translate
 from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
 from gankit.errors import DivergenceError, GankitError
 
@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="draw samples from a run or checkpoint")
     s.add_argument("run", help="run directory or checkpoint file")
     s.add_argument("--n", type=_positive_int, default=100)
-    s.add_argument("--out", required=True, help=".png for a grid, .npy for an array [N, C, H, W] in [0, 1]")
+    s.add_argument("--out", required=True, help=".png for a grid, .npy for an array [N, C, H, W] in [0, 1], "
+                   "DIR/ (ending in /) for a folder of one PNG per sample (for external FID tools)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--label", type=int, default=None, help="class label for conditional models")
 
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", help="run directory or checkpoint file")
     e.add_argument("--metric", action="append", required=True, help="metric name, e.g. parzen10k (repeatable)")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--out", default=None, help="also write the figures to this JSON file")
+    e.add_argument("--out", default=None, help="also write the figures to this JSON file (they always go into RUN/eval.json, by step)")
     e.add_argument("--dry-run", action="store_true", help=f"scale sample counts by {DRY_RUN_SCALE}")
 
     r = sub.add_parser("reproduce", help="reproduce a paper's figure or table")
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_positive_int, default=None, help="how many seeds from --seed (default: the reproduction's own)")
     r.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)")
 
-    sub.add_parser("presets", help="list presets")
+    sub.add_parser("presets", help="list presets, each with its one-line description")
     sub.add_parser("metrics", help="list metrics")
     for module in MODULE_COMMANDS.values():
         module.add_parser(sub)
@@ -103,7 +104,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     from gankit.training.parallel import check_job, check_precision, launched_by_torchrun, resolve_device
     from gankit.training.run import train
 
-    overrides = list(a.overrides) + (DRY_RUN_OVERRIDES if a.dry_run else [])
+    # the user's settings after the dry run's: train.steps=40 --dry-run trains 40
+    overrides = (DRY_RUN_OVERRIDES if a.dry_run else []) + list(a.overrides)
     cfg = load_config(a.preset, overrides)  # checked here first: a bad config is one line, not N
     if a.nproc is not None:
         if launched_by_torchrun():
@@ -113,7 +115,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         return _torchrun(a)
     state = train(cfg, a.out, resume=a.resume, progress=False if a.no_progress else None)
     if state.shard.main:  # in a data-parallel job the others wrote nothing
-        print(f"trained {state.step} steps into {a.out}")
+        print(f"trained {state.step} steps into {a.out}" + (" (dry run: tiny data, says nothing about quality)" if cfg.dry_run else ""))
         from gankit.report import report_after_training
 
         report_after_training(Path(a.out))
@@ -143,6 +145,8 @@ def cmd_sample(a: argparse.Namespace) -> int:
     from gankit.training.generator import iter_samples, load_generator, sample_noise, sample_shape, write_npy
     from gankit.training.translation import refuse_translator
 
+    if a.out.endswith(("/", "\\")) or Path(a.out).is_dir():
+        return sample_folder(a)
     out = Path(a.out)
     if out.suffix not in (".png", ".npy"):
         raise GankitError(f"--out {a.out}: expected a .png or .npy file name")
@@ -172,6 +176,46 @@ def cmd_sample(a: argparse.Namespace) -> int:
     return 0
 
 
+def sample_folder(a: argparse.Namespace) -> int:
+    """``gankit sample RUN --out DIR/``: one PNG per sample (000000.png, ...), 8-bit, the
+    files external FID tools read. Each is written atomically."""
+    import torch
+
+    from gankit.images import save_png, to_uint8
+    from gankit.training.generator import load_generator, sample_noise
+    from gankit.training.build import generate
+
+    from gankit.training.translation import refuse_translator
+
+    out = Path(a.out)
+    G, cfg, context, step = load_generator(a.run)
+    refuse_translator(a.run, context)
+    labels = None
+    if a.label is not None:
+        k = context.get("num_classes", 0)
+        if not k or not 0 <= a.label < k:
+            raise GankitError(f"--label {a.label}: expected a class in 0..{k - 1}" if k else f"--label: {a.run} is not a conditional model")
+        labels = torch.full((a.n,), a.label, dtype=torch.long)
+    x = generate(G, a.n, sample_noise(cfg, context, a.seed), cfg.data.pixel_range, labels)
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise GankitError(f"--out {a.out}: this run's samples are not images (shape {list(x.shape[1:])}); write them as .npy")
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(x.shape[0]):
+        save_png(to_uint8(x[i]), out / f"{i:06d}.png")
+    print(f"wrote {a.n} samples from step {step} to {out}/ (one PNG each)")
+    return 0
+
+
+def eval_record_path(run: str) -> Optional[Path]:
+    """Where ``gankit eval`` keeps its figures: RUN/eval.json for a run directory or a
+    checkpoint inside one (RUN/checkpoints/ckpt-*.safetensors, RUN/best.safetensors)."""
+    p = Path(run)
+    if p.is_dir():
+        return p / "eval.json"
+    parent = p.parent.parent if p.parent.name == "checkpoints" else p.parent
+    return parent / "eval.json" if (parent / "config.yaml").is_file() else None
+
+
 def cmd_eval(a: argparse.Namespace) -> int:
     from gankit.data.datasets import load_dataset
     from gankit.evaluation import check_metrics, generator_context
@@ -186,12 +230,22 @@ def cmd_eval(a: argparse.Namespace) -> int:
     ctx = generator_context(G, cfg, context.get("num_classes", 0), data, a.seed, a.seed, a.dry_run)
     figures = evaluate(a.metric, ctx)
     figures["step"] = step
+    figures["dry_run"] = bool(a.dry_run)  # dry-run figures (random features, ~2% counts) say nothing
     text = json.dumps(figures, indent=2, sort_keys=True)
     print(text)
-    if a.out:
-        from gankit.atomic import write_text
+    from gankit.atomic import write_json, write_text
 
+    if a.out:
         write_text(a.out, text + "\n")
+    record = eval_record_path(a.run)
+    if record is not None:  # the run keeps its figures, by step, each metric's latest
+        try:
+            kept = json.loads(record.read_text()) if record.is_file() else {}
+        except ValueError:
+            kept = {}
+        kept = kept if isinstance(kept, dict) else {}
+        kept[str(step)] = {**kept.get(str(step), {}), **{k: v for k, v in figures.items() if k != "step"}}
+        write_json(record, dict(sorted(kept.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else -1)))
     return 0
 
 
@@ -214,9 +268,12 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
 
 def cmd_presets(a: argparse.Namespace) -> int:
-    from gankit.config import preset_names
+    from gankit.config import preset_description, preset_names
 
-    print("\n".join(preset_names()))
+    names = preset_names()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:{width}s}  {preset_description(name)}")
     return 0
 
 
@@ -242,6 +299,8 @@ COMMANDS = {
 MODULE_COMMANDS = {
     "arithmetic": cmd_arithmetic,
     "classifier": cmd_classifier,
+    "config": cmd_config,
+    "export": cmd_export,
     "interpolate": cmd_interpolate,
     "report": cmd_report,
     "translate": cmd_translate,

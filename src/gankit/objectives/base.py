@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
-from gankit.registry import Registry
+from gankit.registry import Registry, import_object
 
 # penalty(D, real, fake, y) -> scalar added to D's loss (e.g. a gradient penalty)
 Penalty = Callable[[nn.Module, Tensor, Tensor, Optional[Tensor]], Tensor]
@@ -30,6 +30,9 @@ class Objective:
     penalty: Optional[Penalty] = None
     constrain: Optional[Callable[[nn.Module], None]] = None  # applied to D after each D step
     reconstruction: Optional[Reconstruction] = None  # e.g. pix2pix's lambda * L1 (objectives/reconstruction.py)
+    # True when sigmoid(D's output) is a probability of "real" (the value function and its
+    # kin); False for critic scores (WGAN, hinge, least squares), which logs show raw
+    d_probability: bool = True
 
 
 OBJECTIVES: Registry[Callable[..., Objective]] = Registry("objective")
@@ -38,7 +41,8 @@ register_objective = OBJECTIVES.register
 
 def build_objective(name: str, args: dict[str, Any] | None = None) -> Objective:
     args = dict(args or {})
-    factory = OBJECTIVES.get(name, field="objective.name")
+    # "module:factory" is the user's own objective factory, found without registering it
+    factory = import_object(name, "objective.name") if ":" in name else OBJECTIVES.get(name, field="objective.name")
     params = inspect.signature(factory).parameters
     for key in args:
         if key not in params:
@@ -47,6 +51,9 @@ def build_objective(name: str, args: dict[str, Any] | None = None) -> Objective:
                 f"(options: {', '.join(params) or 'none'})"
             )
     try:
-        return factory(**args)
+        objective = factory(**args)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"field 'objective.args': objective '{name}': {e}") from None
+    if not isinstance(objective, Objective):
+        raise ConfigError(f"field 'objective.name': '{name}' returned a {type(objective).__name__}, not a gankit Objective")
+    return objective

@@ -207,4 +207,5 @@ def fgan(divergence: str = "gan", generator_loss: str = "alternative") -> Object
         def g_loss(fake_v: Tensor) -> Tensor:
             return -div.activation(fake_v).mean()
 
-    return Objective(f"fgan-{div.name}", d_loss, g_loss)
+    # only the gan divergence's V is a logit: g_f(v) = log sigmoid(v)
+    return Objective(f"fgan-{div.name}", d_loss, g_loss, d_probability=div.name == "gan")

@@ -22,4 +22,4 @@ def hinge_g_loss(fake: Tensor) -> Tensor:
 
 @register_objective("hinge")
 def hinge() -> Objective:
-    return Objective("hinge", hinge_d_loss, hinge_g_loss)
+    return Objective("hinge", hinge_d_loss, hinge_g_loss, d_probability=False)

@@ -24,4 +24,4 @@ def lsgan(a: float = 0.0, b: float = 1.0, c: float = 1.0) -> Objective:
     def g_loss(fake: Tensor) -> Tensor:
         return 0.5 * ((fake - c) ** 2).mean()
 
-    return Objective("lsgan", d_loss, g_loss)
+    return Objective("lsgan", d_loss, g_loss, d_probability=False)

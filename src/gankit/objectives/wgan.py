@@ -63,7 +63,7 @@ def wgan(clip: float = 0.01) -> Objective:
     """WGAN with weight clipping to [-clip, clip] after every critic step."""
     if not clip > 0:
         raise ValueError(f"clip must be positive, got {clip}")
-    return Objective("wgan", critic_loss, generator_loss, constrain=lambda D: clip_weights(D, clip))
+    return Objective("wgan", critic_loss, generator_loss, constrain=lambda D: clip_weights(D, clip), d_probability=False)
 
 
 @register_objective("wgan-gp")
@@ -75,4 +75,4 @@ def wgan_gp(penalty_weight: float = 10.0) -> Objective:
     def penalty(D: nn.Module, real: Tensor, fake: Tensor, y: Optional[Tensor]) -> Tensor:
         return gradient_penalty(D, real, fake, y, penalty_weight)
 
-    return Objective("wgan-gp", critic_loss, generator_loss, penalty=penalty)
+    return Objective("wgan-gp", critic_loss, generator_loss, penalty=penalty, d_probability=False)

@@ -130,6 +130,9 @@ def panels(table: MetricsTable) -> list[Panel]:
     d_out = group(lambda c: c in ("d_real", "d_fake"))
     if d_out:
         out.append(Panel("d-outputs", "Mean D(x) and D(G(z))", d_out, "mean D output"))
+    critic = group(lambda c: c in ("critic_real", "critic_fake"))  # objectives whose D outputs are scores
+    if critic:
+        out.append(Panel("critic-outputs", "Mean critic score f(x) and f(G(z))", critic, "mean score"))
     lrs = group(lambda c: c.startswith("lr"))
     if lrs:
         values = [v for c in lrs for v in table.series(c)[1]]

@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 import torch
+from torch import Tensor
 
 from gankit.config import Config
+from gankit.data.datasets import Dataset
 from gankit.errors import CheckpointError, DivergenceError
 from gankit.images import save_grid
 from gankit.training import checkpoint as ckpt
 from gankit.training.algorithm1 import Callback, StepStats
 from gankit.training.build import net_context, sampling_generator
 from gankit.training.diagnostics import Diagnostics
+from gankit.training.evaluate import EvalDuringTraining
 from gankit.training.refit import CriticRefit
 from gankit.training.resume import CHECKPOINTS, DIAGNOSTICS_KEY, state_payload
 from gankit.training.rundir import TENSORBOARD, json_row
@@ -113,6 +116,33 @@ class DivergenceGuard:
             self.check_weights(s, st.step)
 
 
+def d_outputs(probability: bool, real: Tensor, fake: Tensor) -> dict[str, float]:
+    """D's mean output on real and generated examples, as the objective means it: a
+    probability sigmoid(logit) for the value function's D, the raw score for a critic
+    (WGAN, hinge, least squares), where a sigmoid would mean nothing."""
+    if probability:
+        return {"d_real": torch.sigmoid(real).mean().item(), "d_fake": torch.sigmoid(fake).mean().item()}
+    return {"critic_real": real.float().mean().item(), "critic_fake": fake.float().mean().item()}
+
+
+# metrics.jsonl key -> TensorBoard tag: groups (Loss/, D/, LR/, ...) keep related curves together
+TENSORBOARD_TAGS = {
+    "loss_d": "Loss/D",
+    "loss_g": "Loss/G",
+    "d_real": "D/real",
+    "d_fake": "D/fake",
+    "critic_real": "Critic/real",
+    "critic_fake": "Critic/fake",
+    "lr_d": "LR/D",
+    "lr_g": "LR/G",
+}
+
+
+def tensorboard_tag(key: str) -> str:
+    """The grouped tag of a metrics.jsonl key; the rest (diagnostics) under ``Diagnostics/``."""
+    return TENSORBOARD_TAGS.get(key, key if "/" in key else f"Diagnostics/{key}")
+
+
 class MetricsLog:
     """metrics.jsonl and TensorBoard scalars every ``every`` steps (DivergenceGuard, which
     runs before it, has already stopped the run on non-finite losses), with the
@@ -150,8 +180,7 @@ class MetricsLog:
             "step": st.step,
             "loss_d": st.d_loss.item(),
             "loss_g": st.g_loss.item(),
-            "d_real": torch.sigmoid(st.real_logits).mean().item(),
-            "d_fake": torch.sigmoid(st.fake_logits).mean().item(),
+            **d_outputs(s.objective.d_probability, st.real_logits, st.fake_logits),
             "lr_d": s.opt_d.param_groups[0]["lr"],
             "lr_g": s.opt_g.param_groups[0]["lr"],
             "seconds": round(time.time() - self.t0, 3),
@@ -167,7 +196,7 @@ class MetricsLog:
         if self.writer is not None:
             for k, v in row.items():
                 if k not in ("step", "seconds") and isinstance(v, (int, float)) and math.isfinite(v):
-                    self.writer.add_scalar(k, v, st.step)
+                    self.writer.add_scalar(tensorboard_tag(k), v, st.step)
 
     def close(self) -> None:
         if self.writer is not None:
@@ -183,6 +212,7 @@ class SampleGrids:
                  pairs: Optional[Conditions] = None) -> None:
         self.dir = run_dir / "samples"
         self.every, self.pixel_range, self.writer = every, pixel_range, writer
+        self.logged_step: Optional[int] = None
         fixed = NoiseSampler(noise.dim, noise.distribution, noise.scale, noise.num_classes, seed=1234)
         self.z, self.y = fixed.sample(100 if pairs is None or pairs.y is None else pairs.y.shape[0])
         self.target = None if pairs is None else pairs.target
@@ -207,10 +237,11 @@ class SampleGrids:
             x, nrow = columns(unit(self.y), x, unit(self.target)), 9
         path = self.dir / name
         save_grid(x, path, nrow=nrow)
-        if self.writer is not None:
+        if self.writer is not None and self.logged_step != s.step:  # the final grid repeats the last step's
             from gankit.images import make_grid
 
-            self.writer.add_image("samples", make_grid(x, nrow), s.step, dataformats="HWC")
+            self.writer.add_image("Samples/grid", make_grid(x, nrow), s.step, dataformats="HWC")
+            self.logged_step = s.step
         return path
 
     def __call__(self, s: TrainState, st: StepStats) -> None:
@@ -331,8 +362,12 @@ class ProgressBar:
         self.bar.update(1)
         if st.step % self.every == 0 and self.log.latest:
             r = self.log.latest
+            if "d_real" in r:
+                d_text = f"D(x)={r['d_real']:.2f} D(G(z))={r['d_fake']:.2f}"
+            else:  # a critic's raw scores
+                d_text = f"f(x)={r['critic_real']:.3g} f(G(z))={r['critic_fake']:.3g}"
             self.bar.set_postfix_str(
-                f"loss_d={r['loss_d']:.3f} loss_g={r['loss_g']:.3f} D(x)={r['d_real']:.2f} D(G(z))={r['d_fake']:.2f}"
+                f"loss_d={r['loss_d']:.3f} loss_g={r['loss_g']:.3f} {d_text}"
                 + (self.diagnostics.bar_text if self.diagnostics is not None else ""),
                 refresh=False,
             )
@@ -373,6 +408,7 @@ def default_callbacks(
     progress: bool = False,
     say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
     diagnostics: Optional[Diagnostics] = None,
+    data: Optional[Dataset] = None,
 ) -> TrainingCallbacks:
     """The callbacks every training of ``cfg`` runs with. With ``run_dir`` (``gankit train``)
     they also write the run's files: metrics, TensorBoard, grids and checkpoints (holding
@@ -391,6 +427,7 @@ def default_callbacks(
     kill: Optional[KillAtStep] = None
     bar: Optional[ProgressBar] = None
     stop: Optional[StopOnSignal] = None
+    evaluation: Optional[EvalDuringTraining] = None
     guard = DivergenceGuard(cfg.log.every)
     if diagnostics is not None:
         diagnostics.on_measured = guard.check_measurements
@@ -408,6 +445,8 @@ def default_callbacks(
         kill = KillAtStep(int(kill_at)) if kill_at else None
         bar = ProgressBar(cfg.train.steps, state.step, cfg.log.every, log, diagnostics) if progress else None
         stop = StopOnSignal(saver, say)
+        if cfg.log.eval_every is not None and data is not None:
+            evaluation = EvalDuringTraining(cfg, run_dir, data, context or {}, log.writer)
     refit = None
     if cfg.train.critic_refit_every:
         refit = CriticRefit(cfg, state, context or net_context(cfg, tuple(state.data.x.shape[1:]), 0))
@@ -417,6 +456,7 @@ def default_callbacks(
         state.ema,  # right after G's step: everything after it sees the updated average
         diagnostics,  # before the log: their measurements land in the same step's metrics row
         log,
+        evaluation,  # after the log, like it: its row follows the step's; before the checkpoint, as the grids
         *extra,  # the caller's, once the step is logged
         refit,  # prepares D for the next step; before the checkpoint, which then holds the re-fitted D
         grids,  # before the checkpoint, like the log: a step's files are on disk by the time its checkpoint is,

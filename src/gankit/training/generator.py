@@ -3,6 +3,7 @@ and drawing samples batch by batch into a .npy file of any size."""
 from __future__ import annotations
 
 import errno
+import json
 import math
 import shutil
 import sys
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from gankit import atomic
-from gankit.config import Config
+from gankit.config import Config, config_from_dict
 from gankit.errors import CheckpointError, GankitError
 from gankit.training import checkpoint as ckpt
 from gankit.training.build import build_nets, generate, to_unit_range
@@ -42,11 +43,53 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return p
 
 
+# ``gankit export``: G alone. Plain state-dict keys; metadata (all JSON strings) holds what
+# rebuilds it without gankit's config: "net" {name, kwargs} and "noise" {dim, distribution,
+# scale, num_classes}, "pixel_range", "step"; and "config" / "context" for gankit itself.
+GENERATOR_FORMAT = "gankit-generator/1"
+
+
+def file_format(path: Path) -> Optional[str]:
+    """The ``format`` in a safetensors file's metadata, or None when it is not readable as one."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            return (f.metadata() or {}).get("format")
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError):
+        return None
+
+
+def read_exported(path: Path) -> tuple[torch.nn.Module, Config, dict[str, Any], int]:
+    """(G in eval mode, config, net context, step) from a ``gankit export`` file."""
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+        weights = load_file(str(path))
+        cfg = config_from_dict(json.loads(meta["config"]), f"{path}: config")
+        context = json.loads(meta["context"])
+        step = int(meta["step"])
+    except (SafetensorError, OSError, KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: damaged exported generator ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    G, _ = build_nets(cfg, context)
+    try:
+        G.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit generator '{cfg.generator.name}' ({str(e).splitlines()[0]})") from None
+    return G.eval(), cfg, context, step
+
+
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Config, dict[str, Any], int]:
-    """(G in eval mode on ``device``, config, net context, step) from a run directory or
-    checkpoint file, whatever device wrote it. G is the weight average when the run keeps
-    one, with batch-norm statistics of its own."""
+    """(G in eval mode on ``device``, config, net context, step) from a run directory,
+    checkpoint file or exported generator, whatever device wrote it. G is the weight
+    average when the run keeps one, with batch-norm statistics of its own."""
     p = Path(path)
+    if p.is_file() and file_format(p) == GENERATOR_FORMAT:
+        G, cfg, context, step = read_exported(p)
+        return G.to(device), cfg, context, step
     if p.is_dir():
         problems: list[str] = []
         found = newest_good_checkpoint(p / CHECKPOINTS if (p / CHECKPOINTS).is_dir() else p, problems.append)

@@ -12,7 +12,7 @@ import yaml
 
 from gankit.atomic import write_json, write_text
 from gankit.config import Config
-from gankit.data.datasets import load_dataset
+from gankit.data.datasets import Dataset, load_dataset
 from gankit.errors import CheckpointError, DivergenceError, GankitError
 from gankit.training import checkpoint as ckpt
 from gankit.training import parallel, rundir
@@ -43,19 +43,22 @@ def train(
     callbacks: Iterable[Callback] = (),
     progress: Optional[bool] = None,
     say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    data: Optional[Dataset] = None,
 ) -> TrainState:
     """Train ``cfg`` into run directory ``out``.
 
     ``resume="auto"`` continues a run directory from its newest good checkpoint (damaged
     newer ones are reported and set aside); ``resume="never"`` refuses a non-empty one.
     ``callbacks`` run after each step, once it is logged (see ``default_callbacks``).
+    ``data`` replaces the dataset ``cfg.data`` names (the user's own, in memory; see
+    ``gankit.data.convert``); ``cfg.data.limit`` still applies.
     One process at a time trains into a run directory (``rundir.owned``). Started by
     torchrun (several processes; see docs/usage/gpu-ddp.md), each process trains its slice
     of every global minibatch and the main one alone writes ``out``.
     """
     job = parallel.start(cfg.train.device, cfg.seed, cfg.train.sync_batchnorm)
     try:
-        return _train(cfg, Path(out), job, resume, callbacks, progress, say if job.shard.main else lambda m: None)
+        return _train(cfg, Path(out), job, resume, callbacks, progress, say if job.shard.main else lambda m: None, data)
     finally:
         job.close()
 
@@ -68,12 +71,13 @@ def _train(
     callbacks: Iterable[Callback],
     progress: Optional[bool],
     say: Callable[[str], None],
+    data: Optional[Dataset] = None,
 ) -> TrainState:
     shard = job.shard
     if shard.main:
         check_out_dir(run_dir, resume)
     # Data, nets and objective first: bad input leaves no file behind.
-    data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.limit)
+    data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.limit) if data is None else data.head(cfg.data.limit)
     state, context = build_state(cfg, data, job)
     preflight(cfg, state)
     with rundir.owned(run_dir) if shard.main else contextlib.nullcontext():
@@ -110,11 +114,11 @@ def _train(
                     f"that kept {saved_by}")
         elif shard.main:
             write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-            write_json(run_dir / "run.json", {"seed": cfg.seed, "versions": versions(), "data_source": data.source,
+            write_json(run_dir / "run.json", {"seed": cfg.seed, "dry_run": cfg.dry_run, "versions": versions(), "data_source": data.source,
                                               "argv": sys.argv, "processes": shard.world, "device": str(job.device)})
         if shard.main:
             rundir.cut_logs(run_dir, state.step)  # what a killed run logged past its checkpoint is logged again
-        return _train_owned(cfg, state, run_dir, context, existing is not None, callbacks, progress, say, diagnostics)
+        return _train_owned(cfg, state, run_dir, context, existing is not None, callbacks, progress, say, diagnostics, data)
 
 
 def _train_owned(
@@ -127,11 +131,13 @@ def _train_owned(
     progress: Optional[bool],
     say: Callable[[str], None],
     diagnostics: Optional[Diagnostics],
+    data: Dataset,
 ) -> TrainState:
     shard = state.shard
     cbs = default_callbacks(
         cfg, state, run_dir, context, resumed=resumed, extra=callbacks,
         progress=(cfg.log.progress if progress is None else progress) and shard.main, say=say, diagnostics=diagnostics,
+        data=data,
     )
     saver, grids, stop, guard = cbs.saver, cbs.grids, cbs.stop, cbs.guard
     assert stop is not None and guard is not None  # made for every run directory, in every process
