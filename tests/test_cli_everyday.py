@@ -53,8 +53,11 @@ def test_presets_lists_one_line_descriptions(capsys):
     for name, line in zip(preset_names(), lines):
         assert line.split()[0] == name and line.endswith(preset_description(name))
         assert preset_description(name), f"preset {name} has no first comment line"
-    first = (resources.files("gankit") / "presets" / "wgan.yaml").read_text().splitlines()[0]
-    assert first.startswith("#") and preset_description("wgan") == first.lstrip("#").strip()
+    # the first sentence of the leading comment, joined across its lines
+    assert preset_description("wgan") == "WGAN (Arjovsky, Chintala, Bottou 2017) with the paper's defaults"
+    assert preset_description("goodfellow2014") == ("Goodfellow et al. (2014), MNIST, exactly as the released code "
+                                                     "(goodfeli/adversarial, mnist.yaml) trains it")
+    assert preset_description("dcgan-fashion-mnist") == "DCGAN on Fashion-MNIST (Debian package dataset-fashion-mnist)"
 
 
 def _sha(path):

@@ -97,3 +97,11 @@ def test_recalibrate_batchnorm_replaces_stale_statistics() -> None:
     torch.testing.assert_close(bn1.running_mean, h.mean(0), rtol=1e-4, atol=1e-5)
     assert int(bn1.num_batches_tracked) == 2
     assert recalibrate_batchnorm(nn.Linear(2, 2), NoiseSampler(2, "gaussian", 1.0, 0, seed=0)) == 0
+
+
+def test_dcgan_fashion_mnist_dry_run(tmp_path, one_thread) -> None:
+    run(get_reproduction("dcgan-fashion-mnist"), tmp_path, Options(dry_run=True))
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["reproduction"] == "dcgan-fashion-mnist" and saved["fid10k"] > 0 and "class_kl" not in saved
+    assert saved["settings"]["preset"] == "dcgan-fashion-mnist" and saved["settings"]["dry_run"] is True
+    assert (tmp_path / "report.html").is_file()

@@ -6,6 +6,7 @@ value becomes one :class:`ConfigError` naming the field.
 from __future__ import annotations
 
 import copy
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -202,14 +203,18 @@ def preset_names() -> list[str]:
 
 
 def preset_description(name: str) -> str:
-    """The first comment line of a preset's YAML: what it is, in one line."""
+    """The first sentence (up to a colon or semicolon) of a preset's leading comment: what
+    it is, in one line."""
     text, _ = _preset_text(name)
+    words: list[str] = []
     for line in text.splitlines():
-        if line.startswith("#"):
-            return line.lstrip("#").strip()
-        if line.strip():
+        if not line.startswith("#"):
             break
-    return ""
+        words += line.lstrip("#").split()
+    block = " ".join(words)
+    # a full stop that is not "et al." nor inside a number, or a colon/semicolon, ends it
+    end = re.search(r"(?<!\bal)\.(?=\s|$)|[:;](?=\s|$)", block)
+    return block[: end.start()] if end else block
 
 
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
