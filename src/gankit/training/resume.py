@@ -284,24 +284,24 @@ def check_step(path: Path, payload: dict[str, Any]) -> int:
     return step
 
 
+def _json_field(path: Path, payload: dict[str, Any], key: str) -> Any:
+    """The JSON text a checkpoint holds under ``key``, parsed; missing or not JSON is one error."""
+    try:
+        return json.loads(payload[key])
+    except KeyError:
+        raise _fail(path, key, "missing") from None
+    except (TypeError, ValueError) as e:
+        raise _fail(path, key, f"not JSON ({str(e).splitlines()[0]})") from None
+
+
 def payload_config(path: Path, payload: dict[str, Any]) -> tuple[Config, dict[str, Any]]:
     """A checkpoint's config and net context, each checked."""
-    try:
-        raw = json.loads(payload["config"])
-    except KeyError:
-        raise _fail(path, "config", "missing") from None
-    except (TypeError, ValueError) as e:
-        raise _fail(path, "config", f"not JSON ({str(e).splitlines()[0]})") from None
+    raw = _json_field(path, payload, "config")
     try:
         cfg = config_from_dict(raw, f"{path}: config")
     except ConfigError as e:
         raise CheckpointError(str(e)) from None
-    try:
-        context = json.loads(payload["context"])
-    except KeyError:
-        raise _fail(path, "context", "missing") from None
-    except (TypeError, ValueError) as e:
-        raise _fail(path, "context", f"not JSON ({str(e).splitlines()[0]})") from None
+    context = _json_field(path, payload, "context")
     ref = {"noise_dim": 0, "image_shape": [], "num_classes": 0, "output": ""}
     if not isinstance(context, dict) or any(k not in context for k in ref):
         raise _fail(path, "context", f"expected a mapping with {', '.join(ref)}")
