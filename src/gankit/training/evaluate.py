@@ -66,7 +66,8 @@ def generator_context(
 
     With a ``shard`` of a data-parallel job each process generates (and extracts features
     of) its share of the samples; the figures equal one process's. Paired data is not
-    shared: its dropout noise is drawn per batch, so every process translates all inputs."""
+    shared: its dropout masks come from one seeded stream over all inputs, so every process
+    translates all of them."""
     device = next(G.parameters()).device  # metrics run where G does
     noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, num_classes, noise_seed)
     options: dict[str, Any] = {"fid_extractor": DryRunFeatures()} if dry_run else {}
