@@ -220,11 +220,15 @@ def generate(
     pixel_range: str = "unit",
     labels: Optional[Tensor] = None,
     batch: int = 1000,
+    rows: Optional[tuple[int, int]] = None,
 ) -> Tensor:
-    """n samples from G in [0, 1], in eval mode, batch by batch, on G's device (returned in host memory)."""
+    """n samples from G in [0, 1], in eval mode, batch by batch, on G's device (returned in host memory).
+    ``rows`` (lo, hi): only rows lo..hi of those n; the noise of all n is still drawn, so they
+    are the rows the whole call returns and the sampler ends where the whole call leaves it."""
     was_training = G.training
     G.eval()
     device = next(G.parameters()).device
+    lo, hi = rows if rows is not None else (0, n)
     out = []
     try:
         for i in range(0, n, batch):
@@ -232,7 +236,10 @@ def generate(
             z, y = noise.sample(m)
             if labels is not None:
                 y = labels[i : i + m]
-            z, y = z.to(device), None if y is None else y.to(device)
+            a, b = max(lo - i, 0), min(hi - i, m)
+            if a >= b:
+                continue
+            z, y = z[a:b].to(device), None if y is None else y[a:b].to(device)
             out.append(to_unit_range(G(z, y), pixel_range).clamp_(0, 1).float().cpu())
     finally:
         G.train(was_training)
