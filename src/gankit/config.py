@@ -97,11 +97,22 @@ class ScheduleConfig(_Section):
     momentum_final: Optional[float] = Field(None, ge=0, lt=1)
     momentum_start_step: int = Field(0, ge=0)
     momentum_end_step: int = Field(1, ge=1)
+    # momentum changes only at multiples of this many steps (pylearn2's MomentumAdjustor
+    # moves it once an epoch: the epoch's length in steps)
+    momentum_every: int = Field(1, ge=1)
+    # how the SGD velocity holds the learning rate. torch: b <- mu b + g, w <- w - lr b (a new
+    # lr rescales the whole velocity); pylearn2: v <- mu v - lr g, w <- w + v (each gradient
+    # keeps the lr of its step). The two differ only while the lr changes.
+    momentum_form: Literal["torch", "pylearn2"] = "torch"
 
 
 class TrainConfig(_Section):
     steps: int = Field(20000, ge=1)  # generator updates (outer iterations of Algorithm 1)
     k: int = Field(1, ge=1)  # discriminator steps per generator step
+    # alternating: Algorithm 1 (training/algorithm1.py); simultaneous: one pass over one
+    # minibatch gives both nets' gradients, both step at once (the released MNIST code;
+    # training/simultaneous.py)
+    update: Literal["alternating", "simultaneous"] = "alternating"
     threads: Optional[int] = Field(None, ge=1)  # torch intra-op threads; None = torch's default
     ema_decay: Optional[float] = Field(None, gt=0, lt=1)  # keep an EMA of G's weights for sampling
     # the EMA's decay at update t is min(ema_decay, (1 + t) / (ema_warmup + t)): TensorFlow's
@@ -131,6 +142,13 @@ class TrainConfig(_Section):
     # data-parallel jobs: batch norm over the global minibatch instead of each process's
     # slice (torch's SyncBatchNorm, CUDA only)
     sync_batchnorm: bool = False
+
+    @model_validator(mode="after")
+    def _one_d_step_when_simultaneous(self) -> "TrainConfig":
+        if self.update == "simultaneous" and self.k != 1:
+            raise ValueError(f"train.k must be 1 with train.update: simultaneous (one D and one G update per "
+                             f"minibatch), got {self.k}")
+        return self
 
 
 class LogConfig(_Section):
