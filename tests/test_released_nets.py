@@ -108,3 +108,20 @@ def test_missing_data_root_is_one_error_naming_it(preset):
     assert cfg.data.root is None
     with pytest.raises(DataError, match="data.root"):
         load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
+
+
+def test_weight_norm_limit_projects_updated_rows_before_they_are_used():
+    from gankit.nets.mlp import MaxoutDiscriminator
+
+    torch.manual_seed(0)
+    D = MaxoutDiscriminator(image_shape=(1, 4, 4), units=3, pieces=2, input_dropout=0.0, hidden_dropout=0.0,
+                            init_range=0.005, max_norm=0.5)
+    first = D.net[2].linear.weight
+    with torch.no_grad():
+        first[0] *= 1000  # one piece's weights pushed far past the limit, as a big update would
+        before = first[1:].clone()
+    x = torch.rand(4, 1, 4, 4)
+    loss = D(x).sum() + D(x).sum()  # two passes in one step, as D's step makes
+    loss.backward()  # no in-place change between the passes
+    assert float(torch.linalg.vector_norm(first[0].detach())) == pytest.approx(0.5, rel=1e-6)
+    assert torch.equal(first[1:], before)  # rows under the limit are left alone

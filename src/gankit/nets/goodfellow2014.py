@@ -18,10 +18,11 @@ sigmoid (bias starting at -2) -> 48 x 48 sigmoid, whose units each start with 10
 N(0, 1) incoming weights (pylearn2's ``sparse_init``) and the data's pixel marginals as
 bias; other weights uniform in +-0.05. Its D is ``paper-maxout`` with 1200 units.
 
-The released code's weight-norm limits (TFD's ``max_col_norm``) are not applied.
-The released CIFAR-10 generator has a linear output for globally contrast-normalised data;
-here the output is bounded like every gankit generator's (``output``: sigmoid for pixels
-in [0, 1], tanh for [-1, 1]).
+TFD's nets limit the norm of every unit's incoming weights to 1.9365 (pylearn2's
+``max_col_norm``; ``max_norm`` here, :func:`limit_weight_norms`). The released CIFAR-10
+generator has a linear output for globally contrast-normalised data; here the output is
+bounded like every gankit generator's (``output``: sigmoid for pixels in [0, 1], tanh for
+[-1, 1]).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from torch import Tensor, nn
 from gankit.nets.layers import Dropout, Maxout
 from gankit.nets.registry import register_net
 
-__all__ = ["CifarGenerator", "CifarMaxoutConvDiscriminator", "TFDGenerator", "MaxoutConv"]
+__all__ = ["CifarGenerator", "CifarMaxoutConvDiscriminator", "TFDGenerator", "MaxoutConv", "limit_weight_norms"]
 
 
 def _uniform_init(module: nn.Module, irange: float) -> None:
@@ -43,6 +44,30 @@ def _uniform_init(module: nn.Module, irange: float) -> None:
             nn.init.uniform_(m.weight, -irange, irange)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+def limit_weight_norms(module: nn.Module, max_norm: float) -> None:
+    """Keep every unit's incoming weight vector (each row of each ``nn.Linear`` weight, a
+    maxout piece's included) at norm at most ``max_norm``, scaling longer ones down to it.
+
+    pylearn2 projects right after each update; here the projection runs before each
+    forward pass, so the weights an update produced are projected before anything uses
+    them: the same numbers, and nothing to add to the training loop."""
+    if max_norm <= 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm}")
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+
+    def project(mod: nn.Module, args: tuple) -> None:
+        with torch.no_grad():
+            for lin in linears:
+                norms = torch.linalg.vector_norm(lin.weight, dim=1, keepdim=True)
+                # rows already at the limit (up to rounding) stay untouched, so a second
+                # forward pass of one step leaves the weights autograd saved unchanged
+                over = norms > max_norm * (1 + 1e-5)
+                if over.any():
+                    lin.weight.mul_(torch.where(over, max_norm / norms, 1.0))
+
+    module.register_forward_pre_hook(project)
 
 
 def _squash(h: Tensor, output: str) -> Tensor:
@@ -146,6 +171,7 @@ class TFDGenerator(nn.Module):
         init_range: float = 0.05,
         hidden_bias: float = -2.0,
         sparse_init: int = 100,
+        max_norm: Optional[float] = None,
         output: str = "sigmoid",
     ) -> None:
         super().__init__()
@@ -163,6 +189,8 @@ class TFDGenerator(nn.Module):
             out = self.net[-1].weight  # (pixels, hidden): each row gets sparse_init N(0, 1) weights
             chosen = torch.rand(out.shape).argsort(dim=1)[:, :sparse_init]
             out.zero_().scatter_(1, chosen, torch.randn(out.shape[0], sparse_init))
+        if max_norm is not None:
+            limit_weight_norms(self, max_norm)
 
     @torch.no_grad()
     def init_from_data(self, x: Tensor) -> None:
