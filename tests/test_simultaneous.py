@@ -100,6 +100,8 @@ def test_exact_resume_in_simultaneous_mode(tmp_path):
 def test_simultaneous_needs_k_1():
     with pytest.raises(ConfigError, match="train.k must be 1"):
         load_config("goodfellow2014", ["train.k=2"])
+    with pytest.raises(ConfigError, match="train.k_warmup needs train.update: alternating"):
+        load_config("goodfellow2014", ["train.k_warmup.steps=100"])
 
 
 def test_uniform_noise_on_plus_minus_sqrt3_has_unit_variance():

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from gankit.nets.goodfellow2014 import limit_weight_norms
 from gankit.nets.layers import Dropout, Maxout
 from gankit.nets.registry import register_net
 
@@ -83,6 +84,7 @@ class MaxoutDiscriminator(nn.Module):
         input_dropout: float = 0.2,
         hidden_dropout: float = 0.5,
         init_range: float = 0.005,
+        max_norm: Optional[float] = None,  # limit on each unit's incoming weight norm (the TFD yaml's)
     ) -> None:
         super().__init__()
         for name, p in (("input_dropout", input_dropout), ("hidden_dropout", hidden_dropout)):
@@ -99,6 +101,8 @@ class MaxoutDiscriminator(nn.Module):
         mods.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*mods)
         _uniform_init(self, init_range)
+        if max_norm is not None:
+            limit_weight_norms(self, max_norm)
 
     def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
         return self.net(x).squeeze(1)

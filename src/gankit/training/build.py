@@ -18,6 +18,7 @@ from gankit.data.paired import oriented, pair_sources
 from gankit.objectives.base import Objective, build_objective
 from gankit.objectives.penalties import with_r1
 from gankit.objectives.reconstruction import no_generator_loss, with_l1
+from gankit.training.critic_warmup import CriticWarmup
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
 from gankit.training.parallel import Job, Shard, check_precision, grad_scaler, resolve_device, to_device
@@ -184,7 +185,8 @@ def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[
     opt_d = build_optimizer(cfg.optim_d, D.parameters())
     schedule = Schedule(cfg.schedule, {"g": opt_g, "d": opt_d}, {"g": cfg.optim_g, "d": cfg.optim_d})
     schedule.apply(0)
-    state = TrainState(G, D, opt_g, opt_d, objective, source, noise, schedule, k=cfg.train.k,
+    warmup = CriticWarmup.from_config(cfg.train.k_warmup) if cfg.train.k_warmup is not None else None
+    state = TrainState(G, D, opt_g, opt_d, objective, source, noise, schedule, k=cfg.train.k, k_warmup=warmup,
                        autocast=forward_context(cfg.train.precision, device.type),
                        d_passes=joint_pass if cfg.train.joint_d_batch else separate_passes,
                        shard=shard, scaler_d=grad_scaler(cfg.train.precision), scaler_g=grad_scaler(cfg.train.precision),
