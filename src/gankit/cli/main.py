@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_config, cmd_export, cmd_interpolate, cmd_report, cmd_translate
+from gankit.cli import (cmd_arithmetic, cmd_classifier, cmd_classify, cmd_config, cmd_export, cmd_interpolate, cmd_report,
+                        cmd_translate)
 from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
 from gankit.errors import DivergenceError, GankitError
 
@@ -228,6 +229,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     G, cfg, context, step = load_generator(a.run, resolve_device("auto"))  # metrics run on G's device
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
     ctx = generator_context(G, cfg, context.get("num_classes", 0), data, a.seed, a.seed, a.dry_run)
+    ctx.options["run"] = a.run  # metrics of the run's other parts (test_error: its D as a classifier)
     figures = evaluate(a.metric, ctx)
     figures["step"] = step
     figures["dry_run"] = bool(a.dry_run)  # dry-run figures (random features, ~2% counts) say nothing
@@ -299,6 +301,7 @@ COMMANDS = {
 MODULE_COMMANDS = {
     "arithmetic": cmd_arithmetic,
     "classifier": cmd_classifier,
+    "classify": cmd_classify,
     "config": cmd_config,
     "export": cmd_export,
     "interpolate": cmd_interpolate,
