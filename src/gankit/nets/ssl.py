@@ -36,21 +36,26 @@ class WeightNormLinear(nn.Module):
         else:
             self.register_buffer("g", scale)
         self.b = nn.Parameter(torch.zeros(out_features))
-        # 1 once the data-dependent start is done (a buffer: checkpoints keep it)
+        # 1 once the data-dependent start is done (a buffer: checkpoints keep it). The first
+        # training forward pass is D's pass over a real minibatch (check_nets runs in eval mode).
         self.register_buffer("initialised", torch.tensor(0 if data_init else 1, dtype=torch.uint8))
 
     def weight(self) -> Tensor:
         return self.v * (self.g / self.v.norm(dim=1)).unsqueeze(1)
 
+    def _pre(self, x: Tensor) -> Tensor:
+        # (x vᵀ) scaled per unit: the same as x Wᵀ without materialising W each call
+        return (x @ self.v.t()) * (self.g / self.v.norm(dim=1))
+
     def forward(self, x: Tensor) -> Tensor:
-        pre = x @ self.weight().t()
+        pre = self._pre(x)
         if self.training and not bool(self.initialised):
             with torch.no_grad():  # unit mean 0, variance 1 on this first training batch
                 mean, std = pre.mean(0), pre.std(0, unbiased=False).clamp_min(1e-6)
                 self.g.div_(std)
                 self.b.copy_(-mean / std)
                 self.initialised.fill_(1)
-            pre = x @ self.weight().t()
+            pre = self._pre(x)
         return pre + self.b
 
 

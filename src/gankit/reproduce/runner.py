@@ -115,6 +115,7 @@ class Reproduction:
     summarize: Callable[[list[Trained], Options], Summary]
     metrics: Sequence[str] = ()  # registered metrics scored on every trained arm
     seeds: int = 1
+    full_seeds: Optional[int] = None  # the default count under --full, where it differs
     options: tuple[str, ...] = ()  # extra flags it understands ("paper_exact")
     # training callbacks of one arm (e.g. a schedule or a tracker), from its config and data
     callbacks: Optional[Callable[[Config, Dataset, Path, Options], list[Callback]]] = None
@@ -186,7 +187,7 @@ def run(rep: Reproduction, out: Path, opts: Options) -> dict[str, Any]:
     arms = list(rep.arms(opts))
     for arm in arms:
         load_config(arm.preset)  # a bad preset fails before anything trains
-    seeds = opts.seed_list(rep.seeds)
+    seeds = opts.seed_list(rep.full_seeds or rep.seeds if opts.full else rep.seeds)
     single = len(arms) == 1 and len(seeds) == 1
     out = Path(out)
     t0 = time.time()
