@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -56,6 +56,21 @@ def classify(D: nn.Module, x: Tensor, pixel_range: str = "unit", batch: int = 10
     finally:
         D.train(was)
     return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
+
+
+def run_classifier(path: str | Path, device: torch.device | str = "cpu") -> Callable[[Tensor], Tensor]:
+    """Images [N, C, H, W] in [0, 1] -> labels, by the discriminator of run ``path``, loaded
+    at the first call (a run whose D is no classifier fails only when asked to classify)."""
+    loaded: list[tuple[nn.Module, Config]] = []
+
+    def labels(x: Tensor) -> Tensor:
+        if not loaded:
+            D, cfg, _, _ = load_classifier(path, device)
+            loaded.append((D, cfg))
+        D, cfg = loaded[0]
+        return classify(D, x, cfg.data.pixel_range)
+
+    return labels
 
 
 def read_images(path: str | Path, image_shape: tuple[int, ...]) -> Tensor:
