@@ -64,6 +64,7 @@ def test_feature_matching_gradient_reaches_g_only(tmp_path) -> None:
     s, _ = build_state(cfg, load_dataset("mnist", limit=500))
     assert s.objective.g_real is feature_matching
     discriminator_step(s)  # D's first training pass (its data-dependent start), as in Algorithm 1
+    s.D.zero_grad(set_to_none=True)
     d_before = {k: v.clone() for k, v in s.D.state_dict().items()}
     g_before = [p.clone() for p in s.G.parameters() if p.requires_grad]
     generator_step(s, s.data.batch_size)
