@@ -49,6 +49,21 @@ def test_k_plus_one_logit_trick_equals_an_explicit_k_plus_one_softmax() -> None:
     torch.testing.assert_close(k_plus_one(real_label=a).d_loss(real, fake), want_s)
 
 
+def test_historical_average_penalises_distance_from_the_mean_of_past_parameters() -> None:
+    from gankit.objectives.semisupervised import HistoricalAverage
+
+    D = torch.nn.Linear(2, 1, bias=False)
+    pen = HistoricalAverage(0.5)
+    seen = []
+    for w in ([1.0, 2.0], [3.0, 0.0], [2.0, 5.0]):
+        with torch.no_grad():
+            D.weight.copy_(torch.tensor([w]))
+        seen.append(w)
+        mean = torch.tensor(seen).mean(0)
+        want = 0.5 * ((torch.tensor(w) - mean) ** 2).sum()
+        torch.testing.assert_close(pen(D, None, None, None), want)
+
+
 def test_feature_matching_is_the_squared_distance_of_feature_means() -> None:
     D = SemiSupervisedDiscriminator(hidden=(8, 6), input_noise=0, hidden_noise=0).eval()
     real, fake = torch.rand(5, 1, 28, 28), torch.rand(7, 1, 28, 28)

@@ -10,7 +10,7 @@ on D(G(z)).
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +45,28 @@ def feature_matching(D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
     return (f[:m].mean(0) - f[m:].mean(0)).pow(2).mean()
 
 
+class HistoricalAverage:
+    """Salimans et al. §3.3 for D: λ ‖θ − (1/t) Σ_{i≤t} θ_i‖², with θ_1..θ_t D's parameters at
+    its steps so far, this one included (their running mean, kept here in memory: a resumed
+    run starts it afresh)."""
+
+    def __init__(self, weight: float) -> None:
+        self.weight = weight
+        self.mean: list[Tensor] = []
+        self.count = 0
+
+    def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, y: Optional[Tensor]) -> Tensor:
+        params = [p for p in D.parameters() if p.requires_grad]
+        with torch.no_grad():
+            if not self.mean:
+                self.mean = [p.detach().clone() for p in params]
+            else:
+                for m, p in zip(self.mean, params):
+                    m.add_(p.detach() - m, alpha=1 / (self.count + 1))
+            self.count += 1
+        return self.weight * sum(((p - m) ** 2).sum() for p, m in zip(params, self.mean))
+
+
 def _zero(fake: Tensor) -> Tensor:
     return fake.sum() * 0.0
 
@@ -54,10 +76,13 @@ GeneratorLoss = Literal["feature-matching", "minimax", "non-saturating"]
 
 @register_objective("k-plus-one")
 def k_plus_one(generator: GeneratorLoss = "feature-matching", unlabelled_weight: float = 1.0,
-               real_label: float = 1.0) -> Objective:
+               real_label: float = 1.0, historical_average: float = 0.0) -> Objective:
     """Salimans et al.'s K+1-class D. ``generator``: feature matching (the MNIST code), the
     minimax loss E log(1 − D(G(z))) (the released minibatch-discrimination code) or the
-    non-saturating −E log D(G(z)). ``real_label`` < 1: one-sided label smoothing."""
+    non-saturating −E log D(G(z)). ``real_label`` < 1: one-sided label smoothing.
+    ``historical_average`` > 0: λ of D's historical-averaging penalty."""
+    if historical_average < 0:
+        raise ValueError(f"historical_average must be >= 0, got {historical_average}")
     if not 0 < real_label <= 1:
         raise ValueError(f"real_label must be in (0, 1], got {real_label}")
     if generator == "feature-matching":
@@ -74,5 +99,6 @@ def k_plus_one(generator: GeneratorLoss = "feature-matching", unlabelled_weight:
         g_loss,
         supervised=supervised_loss,
         g_real=g_real,
+        penalty=HistoricalAverage(historical_average) if historical_average > 0 else None,
         d_probability=False,  # D's outputs are K class logits; logs show their mean
     )
