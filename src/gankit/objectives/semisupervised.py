@@ -39,10 +39,10 @@ def supervised_loss(D: nn.Module, x: Tensor, y: Tensor) -> Tensor:
 
 def feature_matching(D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
     """‖E f(x) − E f(G(z))‖², averaged over the units of f (D.features) as the released code does.
-    G's step freezes D's weights, so the gradient reaches G only."""
-    f = D.features(torch.cat([real, fake.to(real.dtype)])).float()
-    m = real.shape[0]
-    return (f[:m].mean(0) - f[m:].mean(0)).pow(2).mean()
+    G's step freezes D's weights, so the gradient reaches G only; the real features need none."""
+    with torch.no_grad():
+        real_mean = D.features(real).float().mean(0)
+    return (real_mean - D.features(fake).float().mean(0)).pow(2).mean()
 
 
 class HistoricalAverage:
@@ -68,7 +68,7 @@ class HistoricalAverage:
 
 
 def _zero(fake: Tensor) -> Tensor:
-    return fake.sum() * 0.0
+    return fake.new_zeros(())  # no graph: G's gradient comes from the feature-matching term alone
 
 
 GeneratorLoss = Literal["feature-matching", "minimax", "non-saturating"]
