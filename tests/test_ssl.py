@@ -187,3 +187,16 @@ def test_reproduce_dry_run_then_classify_and_eval(tmp_path, capsys) -> None:
     figures = json.loads(capsys.readouterr().out)
     wrong = int((classify(D, data.test.x) != data.test.y).sum())
     assert figures["test_errors"] == wrong and figures["test_error"] == pytest.approx(wrong / 10_000)
+
+
+def test_resume_continues_the_labelled_stream_exactly(tmp_path) -> None:
+    from gankit.training.run import train
+
+    base = SMALL + ["log.checkpoint_every=3", "log.every=3", "log.samples_every=100", "log.diagnostics=false"]
+    straight = train(load_config("ssl-mnist-fm", base + ["train.steps=6"]), tmp_path / "a")
+    train(load_config("ssl-mnist-fm", base + ["train.steps=3"]), tmp_path / "b")
+    resumed = train(load_config("ssl-mnist-fm", base + ["train.steps=6"]), tmp_path / "b")
+    assert resumed.step == 6
+    assert resumed.conditions.labelled.state_dict()["position"] == straight.conditions.labelled.state_dict()["position"]
+    for (k, a), (_, b) in zip(straight.D.state_dict().items(), resumed.D.state_dict().items()):
+        assert torch.equal(a, b), k
