@@ -204,3 +204,17 @@ def test_bad_options_are_one_config_error():
         build_objective("fgan", {"generator_loss": "both"})
     with pytest.raises(ConfigError, match="objective.args.lam"):
         build_objective("fgan", {"lam": 1})
+
+
+def test_js_is_the_papers_f_whose_value_is_twice_the_jensen_shannon_divergence():
+    # JSD = KL(P || M)/2 + KL(Q || M)/2 with M = (P + Q)/2, integrated on its own
+    def half_kl_to_mixture(x: float) -> float:
+        p, q = _normal_pdf(x, MU_P, SD_P), _normal_pdf(x, MU_Q, SD_Q)
+        m = (p + q) / 2
+        return 0.5 * (p * math.log(p / m) + q * math.log(q / m))
+
+    jsd = _quad(half_kl_to_mixture)
+    assert 0 < jsd < math.log(2)
+    assert _divergence_by_quadrature("js") == pytest.approx(2 * jsd, rel=1e-8)
+    assert get_divergence("jensen-shannon").label == "js (2·JSD)"  # what reports print
+    assert get_divergence("kl").label == "kl"

@@ -78,9 +78,9 @@ def test_sample_png_of_point_data_is_one_line_error(tmp_path, capsys):
 def test_train_overrides_before_or_after_options(tmp_path, order):
     out = str(tmp_path / "r")
     argv = {
-        "overrides last": ["goodfellow2014", "--dry-run", "--no-progress", "--out", out, "train.k=3", "seed=5"],
-        "overrides first": ["goodfellow2014", "train.k=3", "seed=5", "--dry-run", "--out", out, "--no-progress"],
-        "overrides around": ["--dry-run", "goodfellow2014", "train.k=3", "--out", out, "seed=5", "--no-progress"],
+        "overrides last": ["goodfellow2014-fast", "--dry-run", "--no-progress", "--out", out, "train.k=3", "seed=5"],
+        "overrides first": ["goodfellow2014-fast", "train.k=3", "seed=5", "--dry-run", "--out", out, "--no-progress"],
+        "overrides around": ["--dry-run", "goodfellow2014-fast", "train.k=3", "--out", out, "seed=5", "--no-progress"],
     }[order]
     assert main(["train", *argv]) == 0
     cfg = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())

@@ -30,6 +30,9 @@ DRY_RUN_OVERRIDES = [
     "log.tensorboard=true",
 ]
 DRY_RUN_SCALE = 0.02
+# --dry-run keeps a critic warm-up's shape, not its length: at most this many warm-up
+# iterations at the start, of at most this many critic steps
+DRY_RUN_WARMUP_FIRST, DRY_RUN_WARMUP_STEPS = 2, 5
 
 
 class _Section(BaseModel):
@@ -101,11 +104,33 @@ class ScheduleConfig(_Section):
     momentum_final: Optional[float] = Field(None, ge=0, lt=1)
     momentum_start_step: int = Field(0, ge=0)
     momentum_end_step: int = Field(1, ge=1)
+    # momentum changes only at multiples of this many steps (pylearn2's MomentumAdjustor
+    # moves it once an epoch: the epoch's length in steps)
+    momentum_every: int = Field(1, ge=1)
+    # how the SGD velocity holds the learning rate. torch: b <- mu b + g, w <- w - lr b (a new
+    # lr rescales the whole velocity); pylearn2: v <- mu v - lr g, w <- w + v (each gradient
+    # keeps the lr of its step). The two differ only while the lr changes.
+    momentum_form: Literal["torch", "pylearn2"] = "torch"
+
+
+class CriticWarmupConfig(_Section):
+    """Extra critic steps, as the released WGAN code gives them: generator iteration t (0 for
+    the first) has ``steps`` critic steps when t < ``first`` or t is a multiple of ``every``,
+    else ``train.k``."""
+
+    steps: int = Field(100, ge=1)
+    first: int = Field(25, ge=0)
+    every: int = Field(500, ge=0)  # 0: only the first iterations
 
 
 class TrainConfig(_Section):
     steps: int = Field(20000, ge=1)  # generator updates (outer iterations of Algorithm 1)
     k: int = Field(1, ge=1)  # discriminator steps per generator step
+    # alternating: Algorithm 1 (training/algorithm1.py); simultaneous: one pass over one
+    # minibatch gives both nets' gradients, both step at once (the released MNIST code;
+    # training/simultaneous.py)
+    update: Literal["alternating", "simultaneous"] = "alternating"
+    k_warmup: Optional[CriticWarmupConfig] = None  # more of them early on and now and then (WGAN)
     threads: Optional[int] = Field(None, ge=1)  # torch intra-op threads; None = torch's default
     ema_decay: Optional[float] = Field(None, gt=0, lt=1)  # keep an EMA of G's weights for sampling
     # the EMA's decay at update t is min(ema_decay, (1 + t) / (ema_warmup + t)): TensorFlow's
@@ -135,6 +160,15 @@ class TrainConfig(_Section):
     # data-parallel jobs: batch norm over the global minibatch instead of each process's
     # slice (torch's SyncBatchNorm, CUDA only)
     sync_batchnorm: bool = False
+
+    @model_validator(mode="after")
+    def _one_d_step_when_simultaneous(self) -> "TrainConfig":
+        if self.update == "simultaneous" and self.k != 1:
+            raise ValueError(f"train.k must be 1 with train.update: simultaneous (one D and one G update per "
+                             f"minibatch), got {self.k}")
+        if self.update == "simultaneous" and self.k_warmup is not None:
+            raise ValueError("train.k_warmup needs train.update: alternating (a simultaneous update has one D step)")
+        return self
 
 
 class LogConfig(_Section):
@@ -191,6 +225,14 @@ class Config(_Section):
             raise ValueError("log.best_metric needs log.eval_every and log.eval_metrics")
         if log.eval_every is not None and not log.eval_metrics:
             raise ValueError("log.eval_every needs log.eval_metrics (e.g. [fid2k])")
+        return self
+
+    @model_validator(mode="after")
+    def _dry_run_shortens_the_warmup(self) -> "Config":
+        w = self.train.k_warmup
+        if self.dry_run and w is not None:
+            self.train.k_warmup = w.model_copy(update={
+                "first": min(w.first, DRY_RUN_WARMUP_FIRST), "steps": min(w.steps, DRY_RUN_WARMUP_STEPS)})
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Any folder of PNG/JPEG images, resized to a square side and held in memory.
 
-``data.name: folder`` gives 64x64 images; ``folder-28``, ``folder-32``, ``folder-64`` and
-``folder-128`` pick the side (the DCGAN nets take 28, 32 and 64). ``data.root`` is the
+``data.name: folder`` gives 64x64 images; ``folder-28``, ``folder-32``, ``folder-48``,
+``folder-64`` and ``folder-128`` pick the side (the DCGAN nets take 28, 32 and 64; 48 is
+the Toronto Face Database's, whose faces are grayscale and so load as one channel). ``data.root`` is the
 folder. Each image is scaled so its shorter side fits and then centre-cropped
 (Pillow's ``ImageOps.fit``): DCGAN nets need square inputs. If every image is grayscale
 the data have one channel, otherwise three (RGB).
@@ -26,7 +27,7 @@ from gankit.data.datasets import Dataset, Split, register_dataset
 from gankit.errors import DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
-SIDES = (28, 32, 64, 128)
+SIDES = (28, 32, 48, 64, 128)  # 48: the Toronto Face Database
 DEFAULT_SIDE = 64
 
 

@@ -45,6 +45,16 @@ def _check_images(x: Tensor, what: str) -> None:
         raise DataError(f"classifier metrics need images [N, 1, 28, 28]; the {what} are {list(x.shape)}")
 
 
+def _checked(x: Tensor) -> Tensor:
+    _check_images(x, "generated images")
+    return x
+
+
+def _predicted(ctx: EvalContext, x: Tensor) -> Tensor:
+    """The classifier's classes for generated images ``x``."""
+    return predict(_classifier(ctx), _checked(x))
+
+
 @torch.no_grad()
 def predict(model: DigitClassifier, x: Tensor) -> Tensor:
     """Predicted classes [N] (computed on the model's device, returned on the host)."""
@@ -69,9 +79,7 @@ def class_histogram_stats(pred: Tensor, num_classes: int = 10, min_share: float 
 
 @register_metric("classes10k", "digit-classifier class histogram of 10,000 samples: classes covered (>=1%), KL to uniform (nats)")
 def classes10k(ctx: EvalContext) -> dict[str, float]:
-    x = ctx.samples(10_000)
-    _check_images(x, "generated images")
-    s = class_histogram_stats(predict(_classifier(ctx), x))
+    s = class_histogram_stats(ctx.map_samples(10_000, lambda x: _predicted(ctx, x)))
     return {"classes10k_covered": s["covered"], "classes10k_kl": s["kl"]}
 
 
@@ -89,20 +97,22 @@ class ClassifierFD:
         return classifier_features(self.model, x)
 
     def __call__(self, fake: Tensor) -> float:
-        return frechet_distance_features(self.features(fake), self.real_f)
+        return self.distance(self.features(fake))
+
+    def distance(self, fake_features: Tensor) -> float:
+        return frechet_distance_features(fake_features, self.real_f)
 
 
 @register_metric(
     "cfd10k", "Fréchet distance in the digit classifier's 128-d features: 10,000 samples vs 10,000 test images", {"cfd10k": "min"}
 )
 def cfd10k(ctx: EvalContext) -> dict[str, float]:
-    fake = ctx.samples(10_000)
-    _check_images(fake, "generated images")
     n = ctx.count(10_000)
     real = ctx.data.test.x
     if real.shape[0] < n:
         raise DataError(f"{ctx.data.name} test split has {real.shape[0]} images; cfd10k needs {n}")
-    return {"cfd10k": ClassifierFD(ctx.data.name, real[:n], ctx.options.get("classifier_path"), ctx.device)(fake)}
+    fd = ClassifierFD(ctx.data.name, real[:n], ctx.options.get("classifier_path"), ctx.device)
+    return {"cfd10k": fd.distance(ctx.map_samples(10_000, lambda x: fd.features(_checked(x))))}
 
 
 @register_metric("cacc10k", "conditional models: share of 10,000 samples (1,000 per class) classified as their label, per class")
@@ -112,11 +122,10 @@ def cacc10k(ctx: EvalContext) -> dict[str, float]:
     k = ctx.data.num_classes or 10
     n = ctx.count(10_000)
     labels = torch.arange(n) % k
-    x = ctx.sample_labels(labels)
-    _check_images(x, "generated images")
-    if x.shape[0] != n:
-        raise DataError(f"sample_labels returned {x.shape[0]} images for {n} labels")
-    hit = (predict(_classifier(ctx), x) == labels).double()
+    pred = ctx.map_labelled(labels, lambda x: _predicted(ctx, x))
+    if pred.shape[0] != n:
+        raise DataError(f"sample_labels returned {pred.shape[0]} images for {n} labels")
+    hit = (pred == labels).double()
     out = {f"cacc10k_class{c}": float(hit[labels == c].mean()) for c in range(k) if (labels == c).any()}
     out["cacc10k"] = float(hit.mean())
     return out

@@ -283,7 +283,7 @@ def _features_pair(ctx: EvalContext, n: int, extractor: Optional[Callable[[Tenso
     memo = ctx.options.setdefault("_fake_features", {})
     key = (name, count)
     if key not in memo:
-        memo[key] = ext(ctx.samples(n))
+        memo[key] = ctx.map_samples(n, ext)
     return real, memo[key]
 
 

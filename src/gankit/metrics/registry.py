@@ -6,7 +6,7 @@ generator and the dataset's splits, so one trained run can be scored by any metr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Optional
+from typing import Any, Callable, Literal, Mapping, Optional, Protocol
 
 import torch
 from torch import Tensor
@@ -16,9 +16,43 @@ from gankit.errors import ConfigError
 from gankit.registry import Registry
 
 
+class Spread(Protocol):
+    """How the processes of a data-parallel job share per-sample work
+    (``gankit.training.parallel.Shard`` is one)."""
+
+    def span(self, n: int) -> tuple[int, int]:
+        """This process's rows [lo, hi) of n; in rank order the spans tile 0..n."""
+        ...
+
+    def gather_rows(self, part: Callable[[], Tensor]) -> Tensor:
+        """Every process's ``part()`` (its rows) concatenated in rank order, on every process."""
+        ...
+
+
+@dataclass(frozen=True)
+class Sharded:
+    """Generation split among processes: ``sample(n, lo, hi)`` is rows lo..hi of what the
+    context's ``sample(n)`` returns and ``sample_labels(labels, lo, hi)`` rows lo..hi of
+    ``sample_labels(labels)``. Each draws the noise of all n rows (cheap) and runs the
+    generator on its own, so the gathered rows are the one-process samples, in order."""
+
+    spread: Spread
+    sample: Callable[[int, int, int], Tensor]
+    sample_labels: Optional[Callable[[Tensor, int, int], Tensor]] = None
+
+
+def _as_is(x: Tensor) -> Tensor:
+    return x
+
+
 @dataclass
 class EvalContext:
-    """What a metric may use. ``sample(n)`` returns generated images [n, C, H, W] in [0, 1]."""
+    """What a metric may use. ``sample(n)`` returns generated images [n, C, H, W] in [0, 1].
+
+    With ``sharded`` (evaluation in a data-parallel job) each process generates its share of
+    the samples and applies the metric's per-sample function (features, predicted classes)
+    to that share only; ``samples``, ``map_samples`` and ``map_labelled`` return the
+    gathered rows, the same on every process as one process computes them."""
 
     sample: Callable[[int], Tensor]
     data: Dataset
@@ -27,19 +61,52 @@ class EvalContext:
     options: dict[str, Any] = field(default_factory=dict)
     sample_labels: Optional[Callable[[Tensor], Tensor]] = None  # conditional: samples for given labels
     device: torch.device = torch.device("cpu")  # where metrics run their nets and distances (samples arrive on the host)
-    _cache: dict[int, Tensor] = field(default_factory=dict)
+    sharded: Optional[Sharded] = None
+    _cache: dict[int, tuple[int, Tensor]] = field(default_factory=dict)  # n -> (lo, this process's rows lo.. of the n-set)
 
     def count(self, n: int) -> int:
         return max(1, int(round(n * self.scale)))
 
     def samples(self, n: int) -> Tensor:
         """The first n generated samples; cached so several metrics share them."""
+        return self.map_samples(n, _as_is)
+
+    def map_samples(self, n: int, fn: Callable[[Tensor], Tensor]) -> Tensor:
+        """``fn(self.samples(n))`` for a row-wise ``fn`` (row i of its result depends on
+        sample i alone): sharded, each process applies it to its own rows and only the
+        results are gathered."""
         n = self.count(n)
-        have = max(self._cache, default=0)
-        if have < n:
-            self._cache = {n: self.sample(n)}
-            have = n
-        return self._cache[have][:n]
+
+        def part() -> Tensor:
+            have = max(self._cache, default=0)
+            if have < n:  # a larger set drawn earlier serves smaller requests by its first rows
+                lo, hi = self.sharded.spread.span(n) if self.sharded else (0, n)
+                self._cache = {n: (lo, self.sharded.sample(n, lo, hi) if self.sharded else self.sample(n))}
+                have = n
+            lo, x = self._cache[have]
+            x = x[: max(0, n - lo)]
+            return fn(x) if x.shape[0] else x
+
+        return self._gather(part)
+
+    def map_labelled(self, labels: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
+        """``fn(self.sample_labels(labels))`` for a row-wise ``fn``, shared among processes as
+        ``map_samples`` (fresh samples on every call, never cached)."""
+        if self.sample_labels is None:
+            raise ConfigError("this metric needs a conditional model (EvalContext.sample_labels is not set)")
+        rows = self.sharded.sample_labels if self.sharded else None
+
+        def part() -> Tensor:
+            if rows is None or self.sharded is None:
+                x = self.sample_labels(labels)
+            else:
+                x = rows(labels, *self.sharded.spread.span(labels.shape[0]))
+            return fn(x) if x.shape[0] else x
+
+        return self._gather(part) if rows is not None else part()
+
+    def _gather(self, part: Callable[[], Tensor]) -> Tensor:
+        return self.sharded.spread.gather_rows(part) if self.sharded else part()
 
 
 Direction = Literal["min", "max"]

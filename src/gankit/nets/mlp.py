@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from gankit.nets.goodfellow2014 import limit_weight_norms
 from gankit.nets.layers import Dropout, Maxout
 from gankit.nets.registry import register_net
 
@@ -35,10 +36,14 @@ class PaperGenerator(nn.Module):
         image_shape: Sequence[int] = (1, 28, 28),
         init_range: float = 0.05,
         output: str = "sigmoid",
+        marginal_clip: float = 1e-3,
     ) -> None:
         super().__init__()
         if output not in ("sigmoid", "tanh"):
             raise ValueError(f"output must be 'sigmoid' or 'tanh', got {output!r}")
+        if not 0 < marginal_clip < 0.5:
+            raise ValueError(f"marginal_clip must lie in (0, 0.5), got {marginal_clip}")
+        self.marginal_clip = marginal_clip
         self.image_shape = tuple(image_shape)
         self.output = output
         dims = [noise_dim, *hidden]
@@ -51,11 +56,14 @@ class PaperGenerator(nn.Module):
 
     @torch.no_grad()
     def init_from_data(self, x: Tensor) -> None:
-        """Start the output units at the data's mean pixel (pylearn2's init_sigmoid_bias_from_marginals)."""
+        """Start the output units at the data's mean pixel, clipped to [marginal_clip, 1 -
+        marginal_clip] (pylearn2's init_sigmoid_bias_from_marginals clips to 1e-7, the
+        released code's setting; the default 1e-3 is the one the other presets were
+        measured with)."""
         mean = x.reshape(x.shape[0], -1).float().mean(0)
         if self.output == "tanh":
             mean = (mean + 1) / 2
-        p = mean.clamp(1e-3, 1 - 1e-3)
+        p = mean.clamp(self.marginal_clip, 1 - self.marginal_clip)
         bias = torch.log(p / (1 - p))
         self.net[-1].bias.copy_(bias if self.output == "sigmoid" else bias / 2)
 
@@ -76,6 +84,7 @@ class MaxoutDiscriminator(nn.Module):
         input_dropout: float = 0.2,
         hidden_dropout: float = 0.5,
         init_range: float = 0.005,
+        max_norm: Optional[float] = None,  # limit on each unit's incoming weight norm (the TFD yaml's)
     ) -> None:
         super().__init__()
         for name, p in (("input_dropout", input_dropout), ("hidden_dropout", hidden_dropout)):
@@ -92,6 +101,8 @@ class MaxoutDiscriminator(nn.Module):
         mods.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*mods)
         _uniform_init(self, init_range)
+        if max_norm is not None:
+            limit_weight_norms(self, max_norm)
 
     def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
         return self.net(x).squeeze(1)

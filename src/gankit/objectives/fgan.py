@@ -6,6 +6,10 @@ D's raw output is V(x); the output activation g_f maps it into the domain of the
 conjugate f*, and T = g_f(V) is the variational function. D maximises F; at the optimum
 T*(x) = f'(p(x)/q(x)) and F equals D_f(P || Q) = integral q f(p/q).
 
+``js`` is the paper's Jensen-Shannon row, f(u) = -(u+1) log((1+u)/2) + u log u, whose
+D_f is 2·JSD(P || Q) (JSD = KL(P || M)/2 + KL(Q || M)/2, M = (P+Q)/2; at most 2 log 2):
+the name follows the paper, ``Divergence.value`` says what the number is.
+
 Each divergence carries f, f', g_f, f* and the composition f*(g_f(v)) written so that it
 stays finite where T approaches the edge of dom f* (e.g. GAN: -log(1 - exp(log
 sigmoid(v))) = softplus(v)); the naive composition gives inf or nan there.
@@ -39,6 +43,12 @@ class Divergence:
     activation: Fn  # g_f: V (any real) -> T in dom f*
     conjugate: Fn  # f*(t) on dom f*
     conjugate_of_activation: Fn  # f*(g_f(v)), stable for all finite v
+    value: str = ""  # what D_f = integral q f(p/q) equals, where its name alone does not say
+
+    @property
+    def label(self) -> str:
+        """The name, with what its D_f equals where the name alone does not say (``js (2·JSD)``)."""
+        return f"{self.name} ({self.value})" if self.value else self.name
 
 
 def _xlogx(u: Tensor) -> Tensor:
@@ -147,6 +157,9 @@ DIVERGENCES: dict[str, Divergence] = {
             activation=lambda v: LOG2 - F.softplus(-v),
             conjugate=lambda t: -torch.log(2 - torch.exp(t)),
             conjugate_of_activation=lambda v: F.softplus(v) - LOG2,  # 2 - 2 sigmoid(v) = 2 sigmoid(-v)
+            # the paper's f for Jensen-Shannon (its Table 1) integrates to twice the JSD;
+            # kept as the paper has it, so g_f, f* and T* are the paper's too
+            value="2·JSD",
         ),
         Divergence(
             "gan",
@@ -191,8 +204,8 @@ def variational_bound(div: Divergence, real_v: Tensor, fake_v: Tensor) -> Tensor
 
 @register_objective("fgan")
 def fgan(divergence: str = "gan", generator_loss: str = "alternative") -> Objective:
-    """f-GAN under ``divergence`` (kl, reverse-kl, pearson, neyman, hellinger, jeffrey, js,
-    gan, tv); ``generator_loss`` is ``alternative`` (the paper's) or ``saddle``."""
+    """f-GAN under ``divergence`` (kl, reverse-kl, pearson, neyman, hellinger, jeffrey, js
+    (= 2·JSD, the paper's f), gan, tv); ``generator_loss`` is ``alternative`` (the paper's) or ``saddle``."""
     div = get_divergence(divergence)
     if generator_loss not in ("alternative", "saddle"):
         raise ValueError(f"generator_loss must be 'alternative' or 'saddle', got {generator_loss!r}")

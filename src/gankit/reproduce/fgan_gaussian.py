@@ -137,7 +137,7 @@ def summarize(runs: list[Trained], opts: Options) -> Summary:
             "fgan_mu": mu, "fgan_sigma": sd, "fgan_divergence": divergence_to_gaussian(name, mu, sd, grid=grid),
             "mu_error": err_mu, "sigma_error": err_sd,
         }
-        rows.append((name, f"{mu_d:.3f}", f"{sd_d:.3f}", f"{mu:.3f}", f"{sd:.3f}", f"{err_mu:.3f}", f"{err_sd:.3f}"))
+        rows.append((get_divergence(name).label, f"{mu_d:.3f}", f"{sd_d:.3f}", f"{mu:.3f}", f"{sd:.3f}", f"{err_mu:.3f}", f"{err_sd:.3f}"))
     max_mu = max(r["mu_error"] for r in per.values())
     max_sd = max(r["sigma_error"] for r in per.values())
     base = runs[0].cfg
@@ -158,6 +158,9 @@ def summarize(runs: list[Trained], opts: Options) -> Summary:
         f"`fgan-gaussian-NAME` (base `fgan-gaussian`; each says why it departs from it), {base.train.steps} generator "
         f"steps; {settings['reported_fgan_fit']}; saddle generator loss. Direct: {settings['direct_fit']}.",
         "Run directories: `runs/NAME/seed-N` (rerunning the command resumes them).",
+        *(f"`{name}` follows the paper's table: its D_f (`direct_divergence`, `fgan_divergence` in the result) is "
+          f"{DIVERGENCES[name].value}."
+          for name in per if DIVERGENCES[name].value),
     ]
     result = {"max_mu_error": max_mu, "max_sigma_error": max_sd, **per}
     headers = ["divergence", "direct mu", "direct sigma", "f-GAN mu", "f-GAN sigma", "|d mu|", "|d sigma|"]

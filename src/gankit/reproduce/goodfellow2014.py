@@ -1,9 +1,10 @@
 """Table 1 of Goodfellow et al. (2014): Parzen-window log-likelihood on MNIST.
 
 Default: the paper's nets and objective with a recipe that fits 15 minutes on 2 CPU cores
-(preset ``goodfellow2014-fast``). ``--paper-exact``: the released code's SGD schedule
-(preset ``goodfellow2014``) for the same number of steps. ``--full``: as long as the
-released schedule runs (momentum saturates at epoch 250). ``--seeds N``: N seeds.
+(preset ``goodfellow2014-fast``). ``--paper-exact``: the released code's training, setting by
+setting (preset ``goodfellow2014``: uniform noise, simultaneous updates, its SGD schedule)
+for the same number of steps. ``--full``: as long as the released momentum ramp runs
+(it saturates at epoch 250). ``--seeds N``: N seeds.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ FULL_STEPS = 125_000  # 250 epochs of 500 minibatches
 
 
 def arms(opts: Options) -> list[Arm]:
-    if opts.paper_exact:  # the released schedule for as many steps as the default recipe
+    if opts.paper_exact:  # the released training for as many steps as the default recipe
         fast_steps = load_config("goodfellow2014-fast").train.steps
         return [Arm("paper-exact", "goodfellow2014", Steps(default=fast_steps, full=FULL_STEPS))]
     return [Arm("default", "goodfellow2014-fast", Steps(full=FULL_STEPS))]

@@ -19,7 +19,7 @@ and every ``eval_every`` generator steps record
 should fall together, so the claim holds when rho is near +1 (``spearman_estimate_parzen``
 is rho between the estimate and minus the Parzen figure, same sign convention). Like the
 released code, the critic gets 100 steps for the first 25 generator steps and every 500th
-(a callback that sets ``state.k``; Algorithm 1 itself is unchanged).
+(the preset's ``train.k_warmup``).
 """
 from __future__ import annotations
 
@@ -46,20 +46,6 @@ FULL_STEPS = 100_000
 EVAL_EVERY = 250
 PARZEN_SAMPLES, PARZEN_VALID, PARZEN_TEST = 2000, 500, 2000
 CFD_SAMPLES, CFD_REAL = 5000, 10_000
-
-
-class CriticWarmup:
-    """n_critic = 100 for the first 25 generator steps and every 500th, else the preset's k
-    (the released WGAN code's schedule: it lets the critic catch up before G moves)."""
-
-    def __init__(self, k: int, every: int = 500, first: int = 25, many: int = 100) -> None:
-        self.k, self.every, self.first, self.many = k, every, first, many
-
-    def k_for(self, step: int) -> int:
-        return self.many if step < self.first or step % self.every == 0 else self.k
-
-    def __call__(self, s: TrainState, st: StepStats) -> None:
-        s.k = self.k_for(s.step)  # the number of critic steps of the next iteration
 
 
 class EstimateAndQuality:
@@ -129,10 +115,18 @@ def callbacks(cfg: Config, data: Dataset, run_dir: Path, opts: Options) -> list:
     n_samples, n_valid, n_test, n_cfd, n_real = ((100, 50, 100, 200, 200) if opts.dry_run else
                                                  (PARZEN_SAMPLES, PARZEN_VALID, PARZEN_TEST, CFD_SAMPLES, CFD_REAL))
     cfd = ClassifierFD(data.name, data.test.x[:min(n_real, data.test.x.shape[0])])
-    warmup = CriticWarmup(cfg.train.k, first=2 if opts.dry_run else 25, many=5 if opts.dry_run else 100)
+    warmup = cfg.train.k_warmup
     tracker = EstimateAndQuality(run_dir / CURVE, data, every, cfg, n_samples, n_valid, n_test, cfg.seed, cfd, n_cfd,
-                                 skip_first=warmup.first)
-    return [warmup, tracker]
+                                 skip_first=warmup.first if warmup is not None else 0)
+    return [tracker]
+
+
+def _warmup_text(cfg: Config) -> str:
+    w = cfg.train.k_warmup
+    if w is None:
+        return f"none ({cfg.train.k} critic steps every generator step)"
+    every = f" and every {w.every}th" if w.every else ""
+    return f"{w.steps} critic steps for the first {w.first} generator steps{every}, else {cfg.train.k}"
 
 
 def summarize(runs: list[Trained], opts: Options) -> Summary:
@@ -156,7 +150,7 @@ def summarize(runs: list[Trained], opts: Options) -> Summary:
         _plot(t.out / "curve.png", rows)
     settings = {
         "nets": f"generator {cfg.generator.name}, critic {cfg.discriminator.name} (the paper's MLP nets; critic without dropout)",
-        "critic_warmup": "100 critic steps for the first 25 generator steps and every 500th",
+        "critic_warmup": _warmup_text(cfg),
         "quality_measure": "cfd: Fréchet distance between Gaussians fitted to the shipped MNIST digit classifier's "
         f"128-d features of {n_cfd} samples and of the first test images; lower is better",
         "secondary_measure": "Parzen-window log-likelihood of test images under a few thousand samples",
@@ -182,7 +176,7 @@ def summarize(runs: list[Trained], opts: Options) -> Summary:
         f"Quality: {settings['quality_measure']}. Its noise: sd {noise_sd:.2f} over 3 independent draws of the final "
         f"generator, against a range of {cfd_change:.2f} over the run.",
         f"The estimate: {settings['estimate']}. Nets: {settings['nets']}.",
-        "Critic warm-up as in the released code: 100 critic steps for the first 25 generator steps and every 500th.",
+        f"Critic warm-up (`train.k_warmup`, as the released code): {settings['critic_warmup']}.",
         "Curve: `curve.png`.",
     ]
     return Summary(result, ["step", "critic estimate", "cfd", "Parzen LL (nats)"], table_rows, notes, settings)

@@ -19,6 +19,7 @@ from gankit.data.paired import oriented, pair_sources
 from gankit.objectives.base import Objective, build_objective
 from gankit.objectives.penalties import with_r1
 from gankit.objectives.reconstruction import no_generator_loss, with_l1
+from gankit.training.critic_warmup import CriticWarmup
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
 from gankit.training.parallel import Job, Shard, check_precision, grad_scaler, resolve_device, to_device
@@ -215,7 +216,8 @@ def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[
     opt_d = build_optimizer(cfg.optim_d, D.parameters())
     schedule = Schedule(cfg.schedule, {"g": opt_g, "d": opt_d}, {"g": cfg.optim_g, "d": cfg.optim_d})
     schedule.apply(0)
-    state = TrainState(G, D, opt_g, opt_d, objective, source, noise, schedule, k=cfg.train.k,
+    warmup = CriticWarmup.from_config(cfg.train.k_warmup) if cfg.train.k_warmup is not None else None
+    state = TrainState(G, D, opt_g, opt_d, objective, source, noise, schedule, k=cfg.train.k, k_warmup=warmup,
                        autocast=forward_context(cfg.train.precision, device.type),
                        d_passes=joint_pass if cfg.train.joint_d_batch else separate_passes,
                        shard=shard, scaler_d=grad_scaler(cfg.train.precision), scaler_g=grad_scaler(cfg.train.precision),
@@ -251,11 +253,15 @@ def generate(
     pixel_range: str = "unit",
     labels: Optional[Tensor] = None,
     batch: int = 1000,
+    rows: Optional[tuple[int, int]] = None,
 ) -> Tensor:
-    """n samples from G in [0, 1], in eval mode, batch by batch, on G's device (returned in host memory)."""
+    """n samples from G in [0, 1], in eval mode, batch by batch, on G's device (returned in host memory).
+    ``rows`` (lo, hi): only rows lo..hi of those n; the noise of all n is still drawn, so they
+    are the rows the whole call returns and the sampler ends where the whole call leaves it."""
     was_training = G.training
     G.eval()
     device = next(G.parameters()).device
+    lo, hi = rows if rows is not None else (0, n)
     out = []
     try:
         for i in range(0, n, batch):
@@ -263,7 +269,10 @@ def generate(
             z, y = noise.sample(m)
             if labels is not None:
                 y = labels[i : i + m]
-            z, y = z.to(device), None if y is None else y.to(device)
+            a, b = max(lo - i, 0), min(hi - i, m)
+            if a >= b:
+                continue
+            z, y = z[a:b].to(device), None if y is None else y[a:b].to(device)
             out.append(to_unit_range(G(z, y), pixel_range).clamp_(0, 1).float().cpu())
     finally:
         G.train(was_training)

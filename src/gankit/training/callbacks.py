@@ -416,8 +416,9 @@ def default_callbacks(
     start drops all), ``extra`` are the caller's callbacks, ``diagnostics`` one made (and
     restored) by the caller. Without it (training in memory, e.g. the Figure 1
     reproduction) they are the guard, the weight average and diagnostics. In a data-parallel
-    job only the main process writes and measures; the others keep the guard, the average
-    and the stop signal (all processes must take part in its vote)."""
+    job only the main process writes and measures; the others keep the guard, the average,
+    evaluation (whose samples all processes share) and the stop signal (all processes must
+    take part in its vote)."""
     main = state.shard.main
     if diagnostics is None and cfg.log.diagnostics and main:
         diagnostics = Diagnostics(cfg, run_dir, state)
@@ -445,8 +446,8 @@ def default_callbacks(
         kill = KillAtStep(int(kill_at)) if kill_at else None
         bar = ProgressBar(cfg.train.steps, state.step, cfg.log.every, log, diagnostics) if progress else None
         stop = StopOnSignal(saver, say)
-        if cfg.log.eval_every is not None and data is not None:
-            evaluation = EvalDuringTraining(cfg, run_dir, data, context or {}, log.writer)
+    if run_dir is not None and cfg.log.eval_every is not None and data is not None:  # every process: they share the work
+        evaluation = EvalDuringTraining(cfg, run_dir, data, context or {}, log.writer if log is not None else None)
     refit = None
     if cfg.train.critic_refit_every:
         refit = CriticRefit(cfg, state, context or net_context(cfg, tuple(state.data.x.shape[1:]), 0))

@@ -16,12 +16,13 @@ from gankit.config import DRY_RUN_SCALE, Config
 from gankit.data.datasets import Dataset
 from gankit.data.paired import oriented
 from gankit.errors import CheckpointError
-from gankit.metrics.registry import EvalContext, evaluate, figure_direction, get_metric
+from gankit.metrics.registry import EvalContext, Sharded, evaluate, figure_direction, get_metric
 from gankit.metrics.translation import translation_context
 from gankit.training import checkpoint as ckpt
 from gankit.training.algorithm1 import StepStats
 from gankit.training.build import generate, sampling_generator
 from gankit.training.noise import NoiseSampler
+from gankit.training.parallel import Shard
 from gankit.training.resume import state_payload
 from gankit.training.state import TrainState
 from gankit.training.translation import translate
@@ -57,10 +58,16 @@ def generator_context(
     noise_seed: int,
     seed: int = 0,
     dry_run: bool = False,
+    shard: Shard = Shard(),
 ) -> EvalContext:
     """Metrics' view of generator ``G``: unconditional samples and, for a conditional model,
     samples for requested labels, on G's device; for paired data, G's outputs for the test
-    inputs. A dry run shrinks every sample count and swaps Inception for :class:`DryRunFeatures`."""
+    inputs. A dry run shrinks every sample count and swaps Inception for :class:`DryRunFeatures`.
+
+    With a ``shard`` of a data-parallel job each process generates (and extracts features
+    of) its share of the samples; the figures equal one process's. Paired data is not
+    shared: its dropout masks come from one seeded stream over all inputs, so every process
+    translates all of them."""
     device = next(G.parameters()).device  # metrics run where G does
     noise = NoiseSampler(cfg.noise.dim, cfg.noise.distribution, cfg.noise.scale, num_classes, noise_seed)
     options: dict[str, Any] = {"fid_extractor": DryRunFeatures()} if dry_run else {}
@@ -70,6 +77,14 @@ def generator_context(
     labelled: Optional[Any] = None
     if num_classes:
         labelled = lambda labels: generate(G, labels.shape[0], noise, cfg.data.pixel_range, labels)  # noqa: E731
+    sharded: Optional[Sharded] = None
+    if shard.distributed:
+        sharded = Sharded(
+            shard,
+            lambda n, lo, hi: generate(G, n, noise, cfg.data.pixel_range, rows=(lo, hi)),
+            (lambda labels, lo, hi: generate(G, labels.shape[0], noise, cfg.data.pixel_range, labels, rows=(lo, hi)))
+            if num_classes else None,
+        )
     return EvalContext(
         sample=lambda n: generate(G, n, noise, cfg.data.pixel_range),
         data=data,
@@ -78,6 +93,7 @@ def generator_context(
         options=options,
         sample_labels=labelled,
         device=device,
+        sharded=sharded,
     )
 
 
@@ -100,7 +116,11 @@ class EvalDuringTraining:
     the state of the best step so far as ``best.safetensors`` (its figures in ``best.json``).
 
     A dry-run config (``dry_run: true``) measures with :class:`DryRunFeatures` and shrunk
-    counts, and its rows say ``"dry_run": true``."""
+    counts, and its rows say ``"dry_run": true``.
+
+    In a data-parallel job every process runs one: they share the generation and feature
+    extraction (:func:`generator_context`), all hold the main process's figures, and the
+    main process alone writes them."""
 
     def __init__(
         self, cfg: Config, run_dir: Path, data: Dataset, context: dict[str, Any], writer: Any = None
@@ -124,9 +144,12 @@ class EvalDuringTraining:
     def evaluate(self, s: TrainState) -> dict[str, float]:
         ctx = generator_context(
             sampling_generator(s), self.cfg, self.context.get("num_classes", 0), self.data,
-            EVAL_NOISE_SEED, self.cfg.seed, self.cfg.dry_run,
+            EVAL_NOISE_SEED, self.cfg.seed, self.cfg.dry_run, s.shard,
         )
-        return evaluate(list(self.cfg.log.eval_metrics), ctx)
+        figures = evaluate(list(self.cfg.log.eval_metrics), ctx)
+        # every process computes the figures from the same gathered rows; the main process's
+        # are handed to all, so a choice made on them (the best step) is the same everywhere
+        return s.shard.on_main(lambda: figures)
 
     def _better(self, value: float) -> bool:
         if not math.isfinite(value):
@@ -139,6 +162,8 @@ class EvalDuringTraining:
         if st.step % self.every:
             return
         figures = self.evaluate(s)
+        if not s.shard.main:
+            return
         row = {"step": st.step, "eval": True, **figures, "dry_run": self.cfg.dry_run}
         try:
             with open(self.path, "a") as f:

@@ -27,7 +27,12 @@ def build_optimizer(cfg: OptimizerConfig, params: Iterable[nn.Parameter]) -> tor
 
 class Schedule:
     """lr_t = max(lr_0 / decay**max(t - start, 0), min_lr); momentum linear from m_0 to m_final over
-    [start, end] steps (pylearn2's ExponentialDecay and MomentumAdjustor, in steps)."""
+    [start, end] steps, moving every ``momentum_every`` steps (pylearn2's ExponentialDecay and
+    MomentumAdjustor, in steps). ``apply(t)`` sets what update t + 1 uses.
+
+    ``momentum_form: pylearn2`` keeps each gradient's own lr in the velocity (v <- mu v - lr g).
+    torch's SGD buffer is b = -v / lr, so it follows the same path when its momentum is
+    mu_t * lr_{t-1} / lr_t."""
 
     def __init__(self, cfg: ScheduleConfig, optimizers: dict[str, torch.optim.Optimizer], bases: dict[str, OptimizerConfig]):
         self.cfg, self.optimizers, self.bases = cfg, optimizers, bases
@@ -46,14 +51,23 @@ class Schedule:
         if self.cfg.momentum_final is None:
             return m0
         start, end = self.cfg.momentum_start_step, self.cfg.momentum_end_step
+        step -= step % self.cfg.momentum_every
         a = min(max((step - start) / max(end - start, 1), 0.0), 1.0)
         return m0 * (1 - a) + self.cfg.momentum_final * a
+
+    def torch_momentum(self, name: str, step: int) -> float:
+        """The momentum torch's optimiser gets for update ``step`` + 1."""
+        mom = self.momentum(name, step)
+        if self.cfg.momentum_form == "pylearn2" and step > 0:
+            mom *= self.lr(name, step - 1) / self.lr(name, step)
+        return mom
 
     def apply(self, step: int) -> None:
         for name, opt in self.optimizers.items():
             lr = self.lr(name, step)
-            mom = self.momentum(name, step)
+            mom = self.torch_momentum(name, step)
+            sets_momentum = self.cfg.momentum_final is not None or self.cfg.momentum_form == "pylearn2"
             for group in opt.param_groups:
                 group["lr"] = lr
-                if "momentum" in group and self.cfg.momentum_final is not None:
+                if "momentum" in group and sets_momentum:
                     group["momentum"] = mom

@@ -102,6 +102,48 @@ class Shard:
         dist.all_gather(parts, t.detach().contiguous())
         return torch.cat(parts)
 
+    def span(self, n: int) -> tuple[int, int]:
+        """This process's rows [lo, hi) of n: in rank order the spans tile 0..n, and the first
+        n % world processes take one row more than the others."""
+        q, r = divmod(n, self.world)
+        lo = self.rank * q + min(self.rank, r)
+        return lo, lo + q + (1 if self.rank < r else 0)
+
+    @torch.no_grad()
+    def gather_rows(self, part: Callable[[], Tensor]) -> Tensor:
+        """Every process's ``part()`` concatenated along dim 0 in rank order, on every process.
+        Row counts may differ (a part with no rows may have any trailing shape: the others'
+        is used). A GankitError from ``part`` on any process is raised on all of them, so
+        none waits for a gather that never comes."""
+        if self.world == 1:
+            return part()
+        mine: Optional[Tensor] = None
+        try:
+            mine = part().detach()
+            meta: tuple[Any, ...] = ("ok", mine.shape[0], tuple(mine.shape[1:]), mine.dtype)
+        except GankitError as e:
+            meta = ("error", type(e), str(e))
+        metas: list[Any] = [None] * self.world
+        dist.all_gather_object(metas, meta)
+        for m in metas:
+            if m[0] == "error":
+                raise m[1](m[2])
+        assert mine is not None
+        rows = [m[1] for m in metas]
+        filled = [m for m in metas if m[1] > 0]
+        if not filled:
+            return mine
+        shape, dtype = filled[0][2], filled[0][3]
+        # all_gather moves equal shapes: each part is padded to the longest, then trimmed
+        comm = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+        buf = torch.zeros(max(rows), *shape, dtype=dtype, device=comm)
+        if mine.shape[0]:
+            buf[: mine.shape[0]] = mine
+        parts = [torch.empty_like(buf) for _ in range(self.world)]
+        dist.all_gather(parts, buf)
+        out = torch.cat([p[:k] for p, k in zip(parts, rows)])
+        return out.to(mine.device if mine.shape[0] else torch.device("cpu"))
+
     def any(self, flag: bool, device: torch.device | str = "cpu") -> bool:
         """True on every process when ``flag`` is true on at least one."""
         if self.world == 1:

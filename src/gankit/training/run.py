@@ -32,8 +32,13 @@ from gankit.training.resume import (
     restore,
     resume_point,
 )
+from gankit.training.simultaneous import simultaneous
 from gankit.training.state import TrainState
 from gankit.versions import versions
+
+# train.update -> the loop that trains: (state, until_step, callbacks) -> None
+Loop = Callable[[TrainState, int, Iterable[Callback]], None]
+LOOPS: dict[str, Loop] = {"alternating": algorithm1, "simultaneous": simultaneous}
 
 
 def train(
@@ -143,7 +148,7 @@ def _train_owned(
     assert stop is not None and guard is not None  # made for every run directory, in every process
     try:
         with stop.installed():
-            algorithm1(state, cfg.train.steps, cbs.ordered)
+            LOOPS[cfg.train.update](state, cfg.train.steps, cbs.ordered)
         if saver is not None and saver.last() != ckpt.checkpoint_path(saver.dir, state.step):
             saver.save(state)
         if grids is not None:

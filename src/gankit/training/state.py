@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from gankit.data.batches import MinibatchSource
 from gankit.objectives.base import Objective
+from gankit.training.critic_warmup import CriticWarmup, critic_steps
 from gankit.training.ema import EMA
 from gankit.training.noise import NoiseSampler
 from gankit.training.optim import Schedule
@@ -179,6 +180,7 @@ class TrainState:
     schedule: Schedule
     k: int = 1
     step: int = 0  # generator updates done
+    k_warmup: Optional[CriticWarmup] = None  # more critic steps at some iterations (train.k_warmup)
     ema: Optional[EMA] = None  # the average of G's weights (train.ema_decay), updated after each G step
     autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext  # see forward_context
     d_passes: DPasses = separate_passes  # how D's step gets its logits (train.joint_d_batch: joint_pass)
@@ -190,3 +192,7 @@ class TrainState:
     def __post_init__(self) -> None:
         if self.conditions is None:
             self.conditions = NoiseLabels(self.noise)
+
+    def critic_steps(self) -> int:
+        """k for the coming generator iteration: ``k``, or the warm-up's count where it applies."""
+        return critic_steps(self.k, self.k_warmup, self.step)
