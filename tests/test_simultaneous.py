@@ -172,3 +172,11 @@ def test_reproduce_paper_exact_dry_run(tmp_path, capsys):
     assert "paper-exact recipe" in capsys.readouterr().out
     config = (tmp_path / "r").rglob("config.yaml")
     assert any("update: simultaneous" in p.read_text() for p in config)
+
+
+def test_simultaneous_refuses_semi_supervised_objectives(tmp_path):
+    from gankit.training.run import train
+
+    cfg = load_config("ssl-mnist-fm", ["train.update=simultaneous", "train.steps=2", "dry_run=true", "data.limit=500"])
+    with pytest.raises(ConfigError, match="train.update: simultaneous does not train semi-supervised"):
+        train(cfg, tmp_path / "run")

@@ -57,6 +57,10 @@ class DataConfig(_Section):
     direction: Literal["AtoB", "BtoA"] = "AtoB"  # paired data: translate A into B, or B into A
     flip: bool = False  # paired data: mirror both images of a pair at random (training batches)
     jitter: int = Field(0, ge=0)  # paired data: shift both images of a pair by up to this many pixels
+    # semi-supervised: keep the labels of this many training examples per class (data/labelled.py);
+    # the rest are unlabelled. label_seed picks them (null: the run's seed).
+    labels_per_class: Optional[int] = Field(None, ge=1)
+    label_seed: Optional[int] = None
 
 
 class NoiseConfig(_Section):

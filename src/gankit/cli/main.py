@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gankit.cli import cmd_arithmetic, cmd_classifier, cmd_config, cmd_export, cmd_interpolate, cmd_report, cmd_translate
+from gankit.cli import (cmd_arithmetic, cmd_classifier, cmd_classify, cmd_config, cmd_export, cmd_interpolate, cmd_report,
+                        cmd_translate)
 from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
 from gankit.errors import DivergenceError, GankitError
 
@@ -220,6 +221,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from gankit.data.datasets import load_dataset
     from gankit.evaluation import check_metrics, generator_context
     from gankit.metrics.registry import evaluate
+    from gankit.training.classify import run_classifier
     from gankit.training.generator import load_generator
 
     from gankit.training.parallel import resolve_device
@@ -228,6 +230,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     G, cfg, context, step = load_generator(a.run, resolve_device("auto"))  # metrics run on G's device
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
     ctx = generator_context(G, cfg, context.get("num_classes", 0), data, a.seed, a.seed, a.dry_run)
+    ctx.options["classify"] = run_classifier(a.run, ctx.device)  # test_error: the run's D as a classifier
     figures = evaluate(a.metric, ctx)
     figures["step"] = step
     figures["dry_run"] = bool(a.dry_run)  # dry-run figures (random features, ~2% counts) say nothing
@@ -299,6 +302,7 @@ COMMANDS = {
 MODULE_COMMANDS = {
     "arithmetic": cmd_arithmetic,
     "classifier": cmd_classifier,
+    "classify": cmd_classify,
     "config": cmd_config,
     "export": cmd_export,
     "interpolate": cmd_interpolate,

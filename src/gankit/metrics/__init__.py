@@ -2,6 +2,6 @@
 from gankit.metrics.registry import METRICS, EvalContext, Metric, evaluate, get_metric, register_metric
 
 # The built-in metrics register themselves on import.
-from gankit.metrics import classifier, fid, modes, parzen, precision_recall, translation  # noqa: F401
+from gankit.metrics import classifier, fid, modes, parzen, precision_recall, ssl, translation  # noqa: F401
 
 __all__ = ["METRICS", "EvalContext", "Metric", "evaluate", "get_metric", "register_metric"]

@@ -4,6 +4,6 @@ example (D(x) = sigmoid(logit)). ``y`` carries class labels for conditional mode
 from gankit.nets.registry import NETS, build_net, register_net
 
 # The built-in nets register themselves on import.
-from gankit.nets import conditional, dcgan, goodfellow2014, mirza, mlp, oned, pix2pix, toy  # noqa: F401
+from gankit.nets import conditional, dcgan, goodfellow2014, mirza, mlp, oned, pix2pix, ssl, toy  # noqa: F401
 
 __all__ = ["NETS", "build_net", "register_net"]

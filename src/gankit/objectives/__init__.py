@@ -2,6 +2,6 @@
 from gankit.objectives.base import OBJECTIVES, Objective, build_objective, register_objective
 
 # The built-in objectives register themselves on import.
-from gankit.objectives import fgan, hinge, lsgan, reconstruction, value, wgan  # noqa: F401
+from gankit.objectives import catgan, fgan, hinge, lsgan, reconstruction, semisupervised, value, wgan  # noqa: F401
 
 __all__ = ["OBJECTIVES", "Objective", "build_objective", "register_objective"]

@@ -20,6 +20,10 @@ from gankit.registry import Registry, import_object
 Penalty = Callable[[nn.Module, Tensor, Tensor, Optional[Tensor]], Tensor]
 # reconstruction(G's output, its paired target) -> scalar added to G's loss (paired data)
 Reconstruction = Callable[[Tensor, Tensor], Tensor]
+# supervised(D, labelled minibatch, its labels) -> scalar added to D's loss (semi-supervised)
+Supervised = Callable[[nn.Module, Tensor, Tensor], Tensor]
+# g_real(D, a real minibatch, G's output) -> scalar added to G's loss (e.g. feature matching)
+RealTerm = Callable[[nn.Module, Tensor, Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class Objective:
     penalty: Optional[Penalty] = None
     constrain: Optional[Callable[[nn.Module], None]] = None  # applied to D after each D step
     reconstruction: Optional[Reconstruction] = None  # e.g. pix2pix's lambda * L1 (objectives/reconstruction.py)
+    supervised: Optional[Supervised] = None  # needs labelled minibatches (data.labels_per_class)
+    g_real: Optional[RealTerm] = None  # compares G's output with a real minibatch through D
     # True when sigmoid(D's output) is a probability of "real" (the value function and its
     # kin); False for critic scores (WGAN, hinge, least squares), which logs show raw
     d_probability: bool = True

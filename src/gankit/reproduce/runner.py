@@ -23,6 +23,7 @@ from gankit.metrics.registry import EvalContext, evaluate
 from gankit.registry import Registry
 from gankit.report import report_after_training
 from gankit.training.algorithm1 import Callback
+from gankit.training.classify import run_classifier
 from gankit.training.generator import load_generator
 from gankit.training.run import train
 from gankit.training.state import TrainState
@@ -115,6 +116,7 @@ class Reproduction:
     summarize: Callable[[list[Trained], Options], Summary]
     metrics: Sequence[str] = ()  # registered metrics scored on every trained arm
     seeds: int = 1
+    full_seeds: Optional[int] = None  # the default count under --full, where it differs
     options: tuple[str, ...] = ()  # extra flags it understands ("paper_exact")
     # training callbacks of one arm (e.g. a schedule or a tracker), from its config and data
     callbacks: Optional[Callable[[Config, Dataset, Path, Options], list[Callback]]] = None
@@ -168,6 +170,7 @@ def train_arm(rep: Reproduction, arm: Arm, seed: int, out: Path, opts: Options, 
     # batch-norm statistics of its own, where the run keeps one)
     G, _, context, _ = load_generator(run_dir, state.noise.device)  # metrics run where training did
     ctx = generator_context(G, cfg, context.get("num_classes", 0), data, seed + EVAL_NOISE_OFFSET, seed, opts.dry_run)
+    ctx.options["classify"] = run_classifier(run_dir, ctx.device)  # test_error: the run's D as a classifier
     done = Trained(arm, seed, out, cfg, state, run_dir, overrides, data, ctx, train_seconds=train_seconds)
     t1 = time.time()
     done.figures = evaluate(list(rep.metrics), ctx)
@@ -185,7 +188,7 @@ def run(rep: Reproduction, out: Path, opts: Options) -> dict[str, Any]:
     arms = list(rep.arms(opts))
     for arm in arms:
         load_config(arm.preset)  # a bad preset fails before anything trains
-    seeds = opts.seed_list(rep.seeds)
+    seeds = opts.seed_list(rep.full_seeds or rep.seeds if opts.full else rep.seeds)
     single = len(arms) == 1 and len(seeds) == 1
     out = Path(out)
     t0 = time.time()

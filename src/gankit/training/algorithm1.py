@@ -11,7 +11,8 @@ The objective supplies the two losses (and any penalty, constraint or reconstruc
 term), the optimisers supply the update rule: variants change those, never this loop.
 k is ``s.critic_steps()``: ``train.k``, or more at the iterations ``train.k_warmup`` names.
 Conditional models draw z together with what G is conditioned on (``s.conditions``):
-random class labels for a cGAN, a real minibatch of (input, target) pairs for pix2pix.
+random class labels for a cGAN, a real minibatch of (input, target) pairs for pix2pix,
+a labelled minibatch for a semi-supervised D.
 """
 from __future__ import annotations
 
@@ -49,6 +50,11 @@ def discriminator_step(s: TrainState) -> tuple[Tensor, Tensor]:
     loss = s.objective.d_loss(real_logits, fake_logits)
     if s.objective.penalty is not None:
         loss = loss + s.objective.penalty(s.D, x, fake, y)
+    if s.objective.supervised is not None:  # semi-supervised: a labelled minibatch drawn with z
+        assert c.labelled is not None  # build_state pairs the two
+        with s.autocast():
+            supervised = s.objective.supervised(s.D, *c.labelled)
+        loss = loss + supervised.float()
     optimiser_step(loss, s.D, s.opt_d, s.scaler_d, s.shard)
     if s.objective.constrain is not None:
         s.objective.constrain(s.D)
@@ -62,7 +68,10 @@ def generator_step(s: TrainState, m: int) -> tuple[Tensor, Tensor]:
         with s.autocast():
             fake = s.G(z, c.y)
             fake_logits = s.D(fake, c.y).float()
+            real_term = s.objective.g_real(s.D, s.data.next()[0], fake).float() if s.objective.g_real is not None else None
         loss = s.objective.g_loss(fake_logits)
+        if real_term is not None:
+            loss = loss + real_term
         if s.objective.reconstruction is not None:
             loss = loss + s.objective.reconstruction(fake, c.target)
         optimiser_step(loss, s.G, s.opt_g, s.scaler_g, s.shard)

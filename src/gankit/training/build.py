@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from gankit.config import Config
 from gankit.data.batches import MinibatchSource
 from gankit.data.datasets import Dataset
+from gankit.data.labelled import draw_labelled
 from gankit.errors import ConfigError
 from gankit.nets.registry import build_net
 from gankit.runtime import keep_freed_memory
@@ -23,7 +24,7 @@ from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
 from gankit.training.parallel import Job, Shard, check_precision, grad_scaler, resolve_device, to_device
 from gankit.training.noise import NoiseSampler
-from gankit.training.state import (ConditionSource, NoiseLabels, PairedMinibatches, TrainState, examples_mixed_by,
+from gankit.training.state import (ConditionSource, LabelledMinibatches, NoiseLabels, PairedMinibatches, TrainState, examples_mixed_by,
                                    forward_context, joint_pass, separate_passes)
 
 
@@ -88,10 +89,12 @@ def check_nets(G: nn.Module, D: nn.Module, cfg: Config, context: dict[str, Any])
         except _FORWARD_ERRORS as e:
             raise ConfigError(f"field 'discriminator.name': net '{cfg.discriminator.name}' cannot take images "
                               f"{list(shape)}: {str(e).splitlines()[0]}") from None
-        if not isinstance(logits, Tensor) or logits.dim() != 1:
+        classes = getattr(D, "classes", 0)  # a classifier D (semi-supervised objectives): [m, classes]
+        if not isinstance(logits, Tensor) or logits.dim() != (2 if classes else 1):
             got = list(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
             raise ConfigError(f"field 'discriminator.name': net '{cfg.discriminator.name}' returned {got} for {m} "
-                              "images; a discriminator returns one logit per example (or per pack)")
+                              "images; a discriminator returns one logit per example (or per pack), a classifier "
+                              "discriminator one logit per class")
     finally:
         G.train(was_training[0])
         D.train(was_training[1])
@@ -113,6 +116,24 @@ def build_objective_for(cfg: Config, paired: bool) -> Objective:
     if objective.g_loss is no_generator_loss and objective.reconstruction is None:
         raise ConfigError("field 'objective.l1': objective 'no-adversarial' leaves G no loss without the L1 term; set objective.l1 > 0")
     return objective
+
+
+def label_seed(cfg: Config) -> int:
+    """The seed of the labelled draw: ``data.label_seed``, else the run's seed."""
+    return cfg.seed if cfg.data.label_seed is None else cfg.data.label_seed
+
+
+def check_semi_supervised(cfg: Config, objective: Objective, data: Dataset) -> None:
+    """A semi-supervised objective and a labelled draw come together."""
+    if objective.supervised is not None and not cfg.data.labels_per_class:
+        raise ConfigError(f"field 'data.labels_per_class': objective '{cfg.objective.name}' trains D on labelled "
+                          "examples; set how many per class (e.g. 10)")
+    if cfg.data.labels_per_class and objective.supervised is None:
+        raise ConfigError(f"field 'data.labels_per_class': objective '{cfg.objective.name}' uses no labels; "
+                          "choose a semi-supervised one (k-plus-one, catgan) or leave it null")
+    if cfg.data.labels_per_class and (cfg.data.conditional or data.train.y is None or not data.num_classes):
+        raise ConfigError(f"field 'data.labels_per_class': needs an unconditional run on labelled data "
+                          f"(dataset '{data.name}', data.conditional={cfg.data.conditional})")
 
 
 def initial_nets(cfg: Config, context: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
@@ -145,6 +166,7 @@ def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[
         raise ConfigError(f"field 'data': direction, flip and jitter apply to paired data; dataset '{data.name}' has no pairs")
     context = net_context(cfg, data.image_shape, data.num_classes, data.condition_shape)
     objective = build_objective_for(cfg, paired)
+    check_semi_supervised(cfg, objective, data)
     G, D = build_nets(cfg, context)
     if cfg.train.joint_d_batch and (why := examples_mixed_by(D)):
         raise ConfigError(f"field 'train.joint_d_batch': discriminator '{cfg.discriminator.name}' {why}, so one pass "
@@ -178,6 +200,15 @@ def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[
             a = a.contiguous(memory_format=torch.channels_last)
         source, pairs = pair_sources(a, x, cfg.data.batch_size, cfg.seed + 1, cfg.data.flip, cfg.data.jitter)
         conditions = PairedMinibatches(noise, pairs)
+    elif cfg.data.labels_per_class:
+        assert data.train.y is not None  # check_semi_supervised
+        draw = draw_labelled(data.train.y, cfg.data.labels_per_class, label_seed(cfg), data.num_classes)
+        y_all = to_device(data.train.y, device)
+        labelled = MinibatchSource(x[draw.labelled.to(x.device)], y_all[draw.labelled.to(y_all.device)], cfg.data.batch_size,
+                                   seed=cfg.seed + 3, device=device, rank=shard.rank, world=shard.world)
+        conditions = LabelledMinibatches(noise, labelled)
+        source = MinibatchSource(x[draw.unlabelled.to(x.device)], None, cfg.data.batch_size, seed=cfg.seed + 1,
+                                 device=device, rank=shard.rank, world=shard.world)
     else:
         source = MinibatchSource(x, labels, cfg.data.batch_size, seed=cfg.seed + 1, device=device, rank=shard.rank,
                                  world=shard.world)

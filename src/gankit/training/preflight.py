@@ -29,7 +29,8 @@ def check_objective(cfg: Config, s: TrainState) -> None:
     """Both losses on one minibatch of zero logits: an argument the objective cannot use
     (``objective.args.d_scale=abc``) is one ConfigError naming the field."""
     n = max(s.data.batch_size // max(int(getattr(s.D, "pack", 1) or 1), 1), 1)
-    logits = torch.zeros(n)
+    classes = int(getattr(s.D, "classes", 0) or 0)  # a classifier D gives one logit per class
+    logits = torch.zeros(n, classes) if classes else torch.zeros(n)
     try:
         d, g = s.objective.d_loss(logits, logits), s.objective.g_loss(logits)
     except _ERRORS as e:

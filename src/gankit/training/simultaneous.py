@@ -21,6 +21,7 @@ from typing import Iterable, Optional
 import torch
 from torch import Tensor, nn
 
+from gankit.errors import ConfigError
 from gankit.training.algorithm1 import Callback, StepStats
 from gankit.training.state import TrainState
 
@@ -68,6 +69,9 @@ def simultaneous_step(s: TrainState) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 
 def simultaneous(s: TrainState, until_step: int, callbacks: Iterable[Callback] = ()) -> None:
     """Run iterations until ``s.step == until_step``; callbacks see every iteration."""
+    if s.objective.supervised is not None or s.objective.g_real is not None:
+        # a labelled term or a G loss on real data needs minibatches this one pass does not draw
+        raise ConfigError("train.update: simultaneous does not train semi-supervised objectives (use alternating)")
     callbacks = list(callbacks)
     s.G.train()
     s.D.train()

@@ -73,6 +73,8 @@ def examples_mixed_by(D: nn.Module) -> Optional[str]:
     for name, m in D.named_modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             return f"normalises over the batch (batch norm at '{name}')"
+    if getattr(D, "mixes_examples", False):
+        return "compares each example with the others in its batch (minibatch discrimination)"
     if getattr(D, "pack", 1) != 1:
         return f"packs {D.pack} examples into one input"
     if getattr(D, "logits_per_example", 1) != 1:
@@ -86,6 +88,7 @@ class Conditions:
 
     y: Optional[Tensor]  # class labels [m], input images A [m, C, H, W], or None (unconditional)
     target: Optional[Tensor] = None  # paired data: the real output B for each input (reconstruction terms)
+    labelled: Optional[tuple[Tensor, Tensor]] = None  # semi-supervised: a labelled real minibatch (x, y) for D
 
 
 class ConditionSource(Protocol):
@@ -140,6 +143,29 @@ class PairedMinibatches:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.pairs.load_state_dict(state["pairs"])
+
+
+class LabelledMinibatches:
+    """Semi-supervised runs: z from p_z (G is unconditional) and, with it, a shuffled
+    minibatch of the few labelled examples for D's supervised term (``data.labels_per_class``)."""
+
+    def __init__(self, noise: NoiseSampler, labelled: MinibatchSource) -> None:
+        self.noise, self.labelled = noise, labelled
+
+    def sample(self, m: int) -> tuple[Tensor, Conditions]:
+        z, y = self.noise.sample(m)
+        x_l, y_l = self.labelled.next()
+        assert y_l is not None  # the labelled source holds labels by construction
+        return z, Conditions(y, labelled=(x_l, y_l))
+
+    def fixed(self, n: int) -> Optional[Conditions]:
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"labelled": self.labelled.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.labelled.load_state_dict(state["labelled"])
 
 
 @dataclass

@@ -1,0 +1,202 @@
+"""Semi-supervised GANs (Salimans et al. 2016): the K+1-class D, feature matching,
+minibatch discrimination, the labelled draw, and the classifier commands."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gankit.cli.main import main
+from gankit.config import DRY_RUN_OVERRIDES, load_config
+from gankit.data.datasets import load_dataset
+from gankit.data.labelled import draw_labelled
+from gankit.errors import ConfigError
+from gankit.nets.ssl import MinibatchDiscrimination, SemiSupervisedDiscriminator, WeightNormLinear
+from gankit.objectives.semisupervised import feature_matching, k_plus_one, real_logit, supervised_loss, unsupervised_loss
+from gankit.training.algorithm1 import discriminator_step, generator_step
+from gankit.training.build import build_state
+
+SMALL = DRY_RUN_OVERRIDES + ["log.tensorboard=false", "log.progress=false", "train.steps=2",
+                             "discriminator.args.hidden=[32,16]", "generator.args.hidden=[16]"]
+
+
+def explicit_k_plus_one(logits: torch.Tensor) -> torch.Tensor:
+    """p(y | x) over K+1 classes with the fake class's logit an explicit 0 column."""
+    return F.softmax(torch.cat([logits, torch.zeros(logits.shape[0], 1, dtype=logits.dtype)], dim=1), dim=1)
+
+
+def test_k_plus_one_logit_trick_equals_an_explicit_k_plus_one_softmax() -> None:
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(64, 10, generator=g, dtype=torch.float64) * 3, torch.randn(64, 10, generator=g, dtype=torch.float64) * 3
+    p_real, p_fake = explicit_k_plus_one(real), explicit_k_plus_one(fake)
+    # D(x) = 1 - p(fake | x) = Z / (Z + 1)
+    torch.testing.assert_close(torch.sigmoid(real_logit(real)), 1 - p_real[:, 10])
+    want = 0.5 * (-torch.log(1 - p_real[:, 10])).mean() + 0.5 * (-torch.log(p_fake[:, 10])).mean()
+    torch.testing.assert_close(unsupervised_loss(real, fake), want)
+    # the supervised term is the K+1 softmax conditioned on "not fake": the K softmax
+    y = torch.randint(0, 10, (64,), generator=g)
+    cond = p_real[:, :10] / p_real[:, :10].sum(1, keepdim=True)
+    D = lambda x: x  # noqa: E731  (class logits in, class logits out)
+    torch.testing.assert_close(supervised_loss(D, real, y), -torch.log(cond[torch.arange(64), y]).mean().float())  # D in fp32
+    # one-sided label smoothing: real target alpha, fakes' stays 0
+    a = 0.9
+    want_s = 0.5 * (-(a * torch.log(1 - p_real[:, 10]) + (1 - a) * torch.log(p_real[:, 10]))).mean() + 0.5 * (-torch.log(p_fake[:, 10])).mean()
+    torch.testing.assert_close(unsupervised_loss(real, fake, a), want_s)
+    torch.testing.assert_close(k_plus_one(real_label=a).d_loss(real, fake), want_s)
+
+
+def test_historical_average_penalises_distance_from_the_mean_of_past_parameters() -> None:
+    from gankit.objectives.semisupervised import HistoricalAverage
+
+    D = torch.nn.Linear(2, 1, bias=False)
+    pen = HistoricalAverage(0.5)
+    seen = []
+    for w in ([1.0, 2.0], [3.0, 0.0], [2.0, 5.0]):
+        with torch.no_grad():
+            D.weight.copy_(torch.tensor([w]))
+        seen.append(w)
+        mean = torch.tensor(seen).mean(0)
+        want = 0.5 * ((torch.tensor(w) - mean) ** 2).sum()
+        torch.testing.assert_close(pen(D, None, None, None), want)
+
+
+def test_feature_matching_is_the_squared_distance_of_feature_means() -> None:
+    D = SemiSupervisedDiscriminator(hidden=(8, 6), input_noise=0, hidden_noise=0).eval()
+    real, fake = torch.rand(5, 1, 28, 28), torch.rand(7, 1, 28, 28)
+    with torch.no_grad():
+        fr, ff = D.features(real), D.features(fake)
+    want = ((fr.mean(0) - ff.mean(0)) ** 2).mean()
+    assert float(want) > 0
+    torch.testing.assert_close(feature_matching(D, real, fake), want)
+
+
+def test_feature_matching_gradient_reaches_g_only(tmp_path) -> None:
+    cfg = load_config("ssl-mnist-fm", SMALL)
+    s, _ = build_state(cfg, load_dataset("mnist", limit=500))
+    assert s.objective.g_real is feature_matching
+    discriminator_step(s)  # D's first training pass (its data-dependent start), as in Algorithm 1
+    s.D.zero_grad(set_to_none=True)
+    d_before = {k: v.clone() for k, v in s.D.state_dict().items()}
+    g_before = [p.clone() for p in s.G.parameters() if p.requires_grad]
+    generator_step(s, s.data.batch_size)
+    assert all(p.grad is None for p in s.D.parameters())  # no gradient reached D
+    for k, v in s.D.state_dict().items():
+        assert torch.equal(v, d_before[k]), k
+    changed = [not torch.equal(a, b) for a, b in zip(g_before, (p for p in s.G.parameters() if p.requires_grad))]
+    assert all(changed)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in s.G.parameters() if p.requires_grad)
+
+
+def test_minibatch_features_of_identical_and_diverse_batches_follow_the_formula() -> None:
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(6, kernels=4, dim=3, data_init=False)
+    n = 5
+    same = torch.randn(1, 6).expand(n, 6)
+    out = layer(same)
+    torch.testing.assert_close(out[:, :6], same)
+    # every other example is at distance 0: o_b = sum over j != i of exp(0) = n - 1, plus the bias
+    torch.testing.assert_close(out[:, 6:], (n - 1 + layer.b).expand(n, 4).detach())
+    diverse = torch.randn(n, 6)
+    o = layer(diverse)[:, 6:]
+    with torch.no_grad():
+        T = layer.theta * torch.exp(layer.log_scale) / layer.theta.norm(dim=0)
+        M = torch.einsum("ni,ibc->nbc", diverse, T)
+        want = torch.zeros(n, 4)
+        for i in range(n):
+            for b in range(4):
+                want[i, b] = sum(math.exp(-float((M[i, b] - M[j, b]).abs().sum())) for j in range(n) if j != i) + layer.b[b]
+    torch.testing.assert_close(o.detach(), want)
+    assert (o < out[:, 6:]).all()  # a diverse batch gives each example less closeness than identical ones
+
+
+def test_weight_norm_starts_with_unit_statistics_on_the_first_training_batch() -> None:
+    torch.manual_seed(1)
+    layer = WeightNormLinear(20, 7)
+    x = torch.randn(200, 20) * 3 + 1
+    out = layer(x)
+    torch.testing.assert_close(out.mean(0), torch.zeros(7), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(7), atol=1e-4, rtol=0)
+    assert int(layer.initialised) == 1
+    torch.testing.assert_close(layer.weight().norm(dim=1), layer.g)  # w = g v / |v|
+
+
+def test_labelled_draw_holds_exactly_per_class_and_repeats_for_a_seed() -> None:
+    y = torch.from_numpy(np.random.RandomState(3).randint(0, 10, size=5000)).long()
+    a = draw_labelled(y, 10, seed=7, num_classes=10)
+    assert torch.equal(torch.bincount(y[a.labelled], minlength=10), torch.full((10,), 10))
+    assert a.labelled.unique().numel() == 100
+    assert torch.equal(torch.sort(torch.cat([a.labelled, a.unlabelled])).values, torch.arange(5000))
+    b = draw_labelled(y, 10, seed=7, num_classes=10)
+    assert torch.equal(a.labelled, b.labelled) and torch.equal(a.unlabelled, b.unlabelled)
+    c = draw_labelled(y, 10, seed=8, num_classes=10)
+    assert not torch.equal(torch.sort(a.labelled).values, torch.sort(c.labelled).values)
+    with pytest.raises(ConfigError, match="labels_per_class"):
+        draw_labelled(y[:30], 10, seed=0, num_classes=10)
+
+
+def test_semi_supervised_run_trains_on_the_draw_and_excludes_it_from_unlabelled() -> None:
+    cfg = load_config("ssl-mnist-fm", SMALL + ["data.label_seed=5"])
+    data = load_dataset("mnist", limit=500)
+    s, _ = build_state(cfg, data)
+    draw = draw_labelled(data.train.y, 10, 5, 10)
+    assert torch.equal(s.conditions.labelled.x, data.train.x[draw.labelled])
+    assert torch.equal(s.conditions.labelled.y, data.train.y[draw.labelled])
+    assert s.data.x.shape[0] == 400 and s.data.y is None
+
+
+@pytest.mark.parametrize("overrides, match", [
+    (["objective.name=non-saturating", "objective.args={}", "discriminator.name=paper-maxout", "discriminator.args={}"],
+     "uses no labels"),
+    (["data.labels_per_class=null"], "labelled examples"),
+])
+def test_mismatched_objective_and_labels_is_one_config_error(overrides, match) -> None:
+    cfg = load_config("ssl-mnist-fm", SMALL + overrides)
+    with pytest.raises(ConfigError, match=match):
+        build_state(cfg, load_dataset("mnist", limit=500))
+
+
+def test_reproduce_dry_run_then_classify_and_eval(tmp_path, capsys) -> None:
+    out = tmp_path / "rep"
+    assert main(["reproduce", "ssl-mnist", "--dry-run", "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    for key in ("fm_error_mean", "fm_error_std", "mbd_error_mean", "catgan_error_mean", "catgan_error_std", "draws",
+                "wall_seconds"):
+        assert key in result, key
+    assert result["draws"] == 1 and 0 <= result["fm_error_mean"] <= 1
+    assert (out / "samples-mbd.png").is_file()
+    run = out / "runs" / "fm" / "seed-0"
+    # gankit classify: int64 labels, the same as the metric's classifier gives
+    data = load_dataset("mnist")
+    x = (data.test.x[:20, 0].numpy() * 255).round().astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["classify", str(run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "l.npy")]) == 0
+    labels = np.load(tmp_path / "l.npy")
+    assert labels.dtype == np.int64 and labels.shape == (20,) and ((0 <= labels) & (labels < 10)).all()
+    from gankit.training.classify import classify, load_classifier
+
+    D, cfg, _, _ = load_classifier(run)
+    assert np.array_equal(labels, classify(D, data.test.x[:20]).numpy())
+    assert main(["classify", str(run), "--input", str(tmp_path / "missing.npy")]) == 2
+    capsys.readouterr()
+    # gankit eval --metric test_error: the share of wrong test labels
+    assert main(["eval", str(run), "--metric", "test_error"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    wrong = int((classify(D, data.test.x) != data.test.y).sum())
+    assert figures["test_errors"] == wrong and figures["test_error"] == pytest.approx(wrong / 10_000)
+
+
+def test_resume_continues_the_labelled_stream_exactly(tmp_path) -> None:
+    from gankit.training.run import train
+
+    base = SMALL + ["log.checkpoint_every=3", "log.every=3", "log.samples_every=100", "log.diagnostics=false"]
+    straight = train(load_config("ssl-mnist-fm", base + ["train.steps=6"]), tmp_path / "a")
+    train(load_config("ssl-mnist-fm", base + ["train.steps=3"]), tmp_path / "b")
+    resumed = train(load_config("ssl-mnist-fm", base + ["train.steps=6"]), tmp_path / "b")
+    assert resumed.step == 6
+    assert resumed.conditions.labelled.state_dict()["position"] == straight.conditions.labelled.state_dict()["position"]
+    for (k, a), (_, b) in zip(straight.D.state_dict().items(), resumed.D.state_dict().items()):
+        assert torch.equal(a, b), k
