@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("name", help="what to reproduce (see 'gankit reproduce list')")
     r.add_argument("--out", default=None, help="output directory (default runs/NAME)")
     r.add_argument("--full", action="store_true", help="train as long as the paper did")
-    r.add_argument("--paper-exact", action="store_true", help="use the paper's own optimiser schedule")
+    r.add_argument("--paper-exact", action="store_true", help="train as the paper's released code does (each reproduction says what that is)")
     r.add_argument("--dry-run", action="store_true", help="seconds-long smoke run of the whole pipeline")
     r.add_argument("--seed", type=int, default=0, help="first seed")
     r.add_argument("--seeds", type=_positive_int, default=None, help="how many seeds from --seed (default: the reproduction's own)")
