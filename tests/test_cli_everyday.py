@@ -55,8 +55,8 @@ def test_presets_lists_one_line_descriptions(capsys):
         assert preset_description(name), f"preset {name} has no first comment line"
     # the first sentence of the leading comment, joined across its lines
     assert preset_description("wgan") == "WGAN (Arjovsky, Chintala, Bottou 2017) with the paper's defaults"
-    assert preset_description("goodfellow2014") == ("Goodfellow et al. (2014), MNIST, exactly as the released code "
-                                                     "(goodfeli/adversarial, mnist.yaml) trains it")
+    assert preset_description("goodfellow2014") == ("Goodfellow et al. (2014), MNIST, trained as the released code "
+                                                     "trains it (goodfeli/adversarial's mnist.yaml on pylearn2), setting by setting")
     assert preset_description("dcgan-fashion-mnist") == "DCGAN on Fashion-MNIST (Debian package dataset-fashion-mnist)"
 
 

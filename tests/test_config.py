@@ -65,3 +65,13 @@ def test_bad_net_and_objective_arguments_are_named():
         build_state(load_config("goodfellow2014", ["objective.name=nope"]), ds)
     with pytest.raises(ConfigError, match="objective.args.zzz"):
         build_state(load_config("goodfellow2014", ["objective.args.zzz=1"]), ds)
+
+
+def test_overrides_read_exponent_floats_and_a_new_name_drops_the_old_args():
+    # PyYAML alone reads "1e-4" as a string; net args are untyped, so it would reach the net
+    cfg = load_config("goodfellow2014", ["optim_g.lr=1e-4", "generator.args.marginal_clip=1e-07"])
+    assert cfg.optim_g.lr == 1e-4 and cfg.generator.args["marginal_clip"] == 1e-7
+    # arguments of paper-mlp mean nothing to another net; args given after the name apply
+    cfg = load_config("goodfellow2014", ["generator.name=toy-mlp-g", "generator.args.hidden=[8]"])
+    assert cfg.generator.args == {"hidden": [8]}
+    assert load_config("goodfellow2014", ["generator.name=paper-mlp"]).generator.args["init_range"] == 0.05

@@ -265,7 +265,7 @@ def preset_description(name: str) -> str:
 
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as e:
         raise ConfigError(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from None
     if data is None:
@@ -319,6 +319,18 @@ def _resolve_preset(name_or_path: str, seen: tuple[str, ...] = ()) -> dict[str, 
     return deep_merge(_resolve_preset(base_name, seen + (name_or_path,)), delta)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML as presets and overrides read it: floats also without a dot (``1e-4``), as YAML
+    1.2 reads them; PyYAML's 1.1 rules would leave ``lr=1e-4`` a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """``train.k=3`` -> (['train', 'k'], 3). Values are parsed as YAML scalars/lists."""
     if "=" not in item:
@@ -328,7 +340,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not key.strip() or any(not p for p in parts):
         raise ConfigError(f"override '{item}': empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = yaml.load(raw, Loader=_Loader) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return parts, value
@@ -346,6 +358,10 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             if not isinstance(nxt, dict):
                 raise ConfigError(f"override '{item}': '{p}' is not a section")
             node = nxt
+        if parts[-1] == "name" and node.get("name") != value:
+            # another net or objective: the old one's arguments mean nothing to it (as in
+            # deep_merge); args given after the name still apply
+            node.pop("args", None)
         node[parts[-1]] = value
     return out
 
