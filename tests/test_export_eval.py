@@ -23,7 +23,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("evalrun") / "run"
     with pytest.MonkeyPatch.context() as mp:  # module scope: set up before the per-test cache fixture
         mp.setenv("GANKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-        gankit.train("goodfellow2014", out, data=images(), overrides=FAST + EVAL + ["train.ema_decay=0.9"], dry_run=True)
+        gankit.train("goodfellow2014", out, data=images(), overrides=FAST + EVAL + ["train.ema_decay=0.9", "noise.distribution=gaussian", "noise.scale=1.0"], dry_run=True)
     return out
 
 
