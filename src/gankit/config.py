@@ -263,6 +263,18 @@ def preset_description(name: str) -> str:
     return block[: end.start()] if end else block
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML as presets and overrides read it: floats also without a dot (``1e-4``), as YAML
+    1.2 reads them; PyYAML's 1.1 rules would leave ``lr=1e-4`` a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_Loader)
@@ -317,18 +329,6 @@ def _resolve_preset(name_or_path: str, seen: tuple[str, ...] = ()) -> dict[str, 
     if base_name in seen:
         raise ConfigError(f"{source}: presets form a cycle through 'base: {base_name}'")
     return deep_merge(_resolve_preset(base_name, seen + (name_or_path,)), delta)
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML as presets and overrides read it: floats also without a dot (``1e-4``), as YAML
-    1.2 reads them; PyYAML's 1.1 rules would leave ``lr=1e-4`` a string."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:

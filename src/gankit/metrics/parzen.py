@@ -74,11 +74,18 @@ def parzen_window(
     return ParzenResult(float(ll.mean()), se, float(sigmas[best]), [float(v) for v in valid_ll])
 
 
+def _valid(ctx: EvalContext) -> Tensor:
+    """The validation images sigma is chosen on (option ``parzen_valid``, 1,000 as the released script)."""
+    return ctx.data.valid.x[: ctx.count(ctx.options.get("parzen_valid", 1000))]
+
+
+def _test(ctx: EvalContext) -> Tensor:
+    return ctx.data.test.x[: ctx.count(len(ctx.data.test))]
+
+
 def _parzen_metric(n_samples: int, key: str):
     def fn(ctx: EvalContext) -> dict[str, float]:
-        n_valid = ctx.options.get("parzen_valid", 1000)
-        valid = ctx.data.valid.x[: ctx.count(n_valid)]
-        test = ctx.data.test.x[: ctx.count(len(ctx.data.test))]
+        valid, test = _valid(ctx), _test(ctx)
         r = parzen_window(ctx.samples(n_samples).to(ctx.device), valid, test)
         return {f"{key}_mean": r.mean, f"{key}_se": r.se, f"{key}_sigma": r.sigma}
 
@@ -97,8 +104,7 @@ def train_reference(ctx: EvalContext) -> dict[str, float]:
     n = ctx.count(10_000)
     g = torch.Generator().manual_seed(ctx.seed)
     idx = torch.randperm(len(ctx.data.train), generator=g)[:n]
-    valid = ctx.data.valid.x[: ctx.count(ctx.options.get("parzen_valid", 1000))]
-    test = ctx.data.test.x[: ctx.count(len(ctx.data.test))]
+    valid, test = _valid(ctx), _test(ctx)
     r = parzen_window(ctx.data.train.x[idx].to(ctx.device), valid, test)
     return {"train_reference_mean": r.mean, "train_reference_se": r.se, "train_reference_sigma": r.sigma}
 
@@ -123,8 +129,7 @@ def class_balanced_samples(ctx: EvalContext, n: int, metric: str) -> Tensor:
     {"cparzen10k_mean": "max"},
 )
 def cparzen10k(ctx: EvalContext) -> dict[str, float]:
-    valid = ctx.data.valid.x[: ctx.count(ctx.options.get("parzen_valid", 1000))]
-    test = ctx.data.test.x[: ctx.count(len(ctx.data.test))]
+    valid, test = _valid(ctx), _test(ctx)
     r = parzen_window(class_balanced_samples(ctx, 10_000, "cparzen10k").to(ctx.device), valid, test)
     return {"cparzen10k_mean": r.mean, "cparzen10k_se": r.se, "cparzen10k_sigma": r.sigma}
 
@@ -138,7 +143,7 @@ def cparzen10k(ctx: EvalContext) -> dict[str, float]:
 def cparzen10k_valid(ctx: EvalContext) -> dict[str, float]:
     # the paper's stopping point is the best validation log-likelihood estimate: the sigma
     # search's own figure, so selecting a step costs no test image
-    valid = ctx.data.valid.x[: ctx.count(ctx.options.get("parzen_valid", 1000))]
+    valid = _valid(ctx)
     samples = class_balanced_samples(ctx, 10_000, "cparzen10k_valid").to(ctx.device)
     means = parzen_log_likelihood(valid.to(ctx.device), samples, DEFAULT_SIGMAS).mean(1)
     best = int(torch.argmax(means))
