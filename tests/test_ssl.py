@@ -200,3 +200,21 @@ def test_resume_continues_the_labelled_stream_exactly(tmp_path) -> None:
     assert resumed.conditions.labelled.state_dict()["position"] == straight.conditions.labelled.state_dict()["position"]
     for (k, a), (_, b) in zip(straight.D.state_dict().items(), resumed.D.state_dict().items()):
         assert torch.equal(a, b), k
+
+
+def test_test_error_during_training_scores_d_as_it_stands(tmp_path) -> None:
+    from gankit.config import DRY_RUN_SCALE
+    from gankit.training.classify import classify, load_classifier
+    from gankit.training.run import train
+
+    run = tmp_path / "run"
+    train(load_config("ssl-mnist-fm", SMALL + ["train.steps=4", "log.checkpoint_every=4", "log.eval_every=4",
+                                                "log.eval_metrics=[test_error]"]), run)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    row = next(r for r in rows if r.get("eval"))
+    D, _, _, step = load_classifier(run)
+    assert step == row["step"] == 4
+    test = load_dataset("mnist", limit=500).test  # the dry run's data.limit
+    n = max(1, round(len(test) * DRY_RUN_SCALE))
+    wrong = int((classify(D, test.x[:n]) != test.y[:n]).sum())
+    assert row["test_errors"] == wrong and row["test_error"] == pytest.approx(wrong / n)

@@ -17,10 +17,12 @@ from gankit.data.datasets import Dataset
 from gankit.data.paired import oriented
 from gankit.errors import CheckpointError
 from gankit.metrics.registry import EvalContext, Sharded, evaluate, figure_direction, get_metric
+from gankit.metrics.ssl import CLASSIFY_OPTION
 from gankit.metrics.translation import translation_context
 from gankit.training import checkpoint as ckpt
 from gankit.training.algorithm1 import StepStats
 from gankit.training.build import generate, sampling_generator
+from gankit.training.classify import classify
 from gankit.training.noise import NoiseSampler
 from gankit.training.parallel import Shard
 from gankit.training.resume import state_payload
@@ -146,6 +148,8 @@ class EvalDuringTraining:
             sampling_generator(s), self.cfg, self.context.get("num_classes", 0), self.data,
             EVAL_NOISE_SEED, self.cfg.seed, self.cfg.dry_run, s.shard,
         )
+        if getattr(s.D, "classes", 0):  # test_error: a semi-supervised run's D, as it stands at this step
+            ctx.options[CLASSIFY_OPTION] = lambda x: classify(s.D, x, self.cfg.data.pixel_range)
         figures = evaluate(list(self.cfg.log.eval_metrics), ctx)
         # every process computes the figures from the same gathered rows; the main process's
         # are handed to all, so a choice made on them (the best step) is the same everywhere
