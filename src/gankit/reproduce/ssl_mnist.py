@@ -23,7 +23,7 @@ ARMS = (
     ("mbd", "ssl-mnist-mbd", "K+1 classes, minibatch discrimination"),
     ("catgan", "catgan-mnist", "CatGAN"),
 )
-DEFAULT_STEPS = 5_000  # per run; 3 arms x 2 draws fit the 40-minute budget on 2 cores (docs/results/ssl-mnist.md)
+DEFAULT_STEPS = 5_000  # per run; 3 arms x 2 draws take about 43 minutes on 2 cores (docs/results/ssl-mnist.md)
 FULL_STEPS = {"fm": 180_000, "mbd": 180_000, "catgan": 180_000}  # 300 epochs of 600 minibatches (the released code)
 DEFAULT_DRAWS = 2
 FULL_DRAWS = 5
