@@ -221,6 +221,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from gankit.data.datasets import load_dataset
     from gankit.evaluation import check_metrics, generator_context
     from gankit.metrics.registry import evaluate
+    from gankit.metrics.ssl import CLASSIFY_OPTION
     from gankit.training.classify import run_classifier
     from gankit.training.generator import load_generator
 
@@ -230,7 +231,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     G, cfg, context, step = load_generator(a.run, resolve_device("auto"))  # metrics run on G's device
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
     ctx = generator_context(G, cfg, context.get("num_classes", 0), data, a.seed, a.seed, a.dry_run)
-    ctx.options["classify"] = run_classifier(a.run, ctx.device)  # test_error: the run's D as a classifier
+    ctx.options[CLASSIFY_OPTION] = run_classifier(a.run, ctx.device)  # test_error: the run's D as a classifier
     figures = evaluate(a.metric, ctx)
     figures["step"] = step
     figures["dry_run"] = bool(a.dry_run)  # dry-run figures (random features, ~2% counts) say nothing

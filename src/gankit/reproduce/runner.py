@@ -20,6 +20,7 @@ from gankit.data.datasets import Dataset, load_dataset
 from gankit.errors import GankitError
 from gankit.evaluation import check_metrics, generator_context
 from gankit.metrics.registry import EvalContext, evaluate
+from gankit.metrics.ssl import CLASSIFY_OPTION
 from gankit.registry import Registry
 from gankit.report import report_after_training
 from gankit.training.algorithm1 import Callback
@@ -170,7 +171,7 @@ def train_arm(rep: Reproduction, arm: Arm, seed: int, out: Path, opts: Options, 
     # batch-norm statistics of its own, where the run keeps one)
     G, _, context, _ = load_generator(run_dir, state.noise.device)  # metrics run where training did
     ctx = generator_context(G, cfg, context.get("num_classes", 0), data, seed + EVAL_NOISE_OFFSET, seed, opts.dry_run)
-    ctx.options["classify"] = run_classifier(run_dir, ctx.device)  # test_error: the run's D as a classifier
+    ctx.options[CLASSIFY_OPTION] = run_classifier(run_dir, ctx.device)  # test_error: the run's D as a classifier
     done = Trained(arm, seed, out, cfg, state, run_dir, overrides, data, ctx, train_seconds=train_seconds)
     t1 = time.time()
     done.figures = evaluate(list(rep.metrics), ctx)
