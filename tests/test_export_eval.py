@@ -142,3 +142,32 @@ def test_gankit_eval_merges_its_figures_into_run_eval_json(tiny_dataset, tmp_pat
 def test_a_run_of_in_memory_data_cannot_be_evaluated_by_name(run, capsys):
     assert main(["eval", str(run), "--metric", "fid2k", "--dry-run"]) == 2
     assert "unknown dataset 'user-data'" in capsys.readouterr().err
+
+
+def test_eval_scores_the_raw_weights_or_the_average_on_request(tiny_dataset, tmp_path, capsys):
+    from gankit.training import checkpoint as ckpt
+    from gankit.training.generator import load_generator
+    from gankit.training.resume import EMA_KEY, EXTRAS
+
+    out = tmp_path / "run"
+    assert main(["train", "goodfellow2014", "--dry-run", "--out", str(out), f"data.name={tiny_dataset}", *FAST, "train.ema_decay=0.5"]) == 0
+    payload = ckpt.load(out / "checkpoints" / "ckpt-00000006.safetensors")
+    raw, _, _, _ = load_generator(out, weights="raw")
+    avg, _, _, _ = load_generator(out)
+    for name, p in raw.state_dict().items():  # raw: the trained G's own tensors; default: the average's
+        assert torch.equal(p, payload["G"][name])
+        assert torch.equal(avg.state_dict()[name], payload[EXTRAS][EMA_KEY]["weights"][name])
+    assert any(not torch.equal(raw.state_dict()[n], avg.state_dict()[n]) for n in raw.state_dict())
+    capsys.readouterr()
+    assert main(["eval", str(out), "--metric", "fid2k", "--dry-run"]) == 0
+    avg_fid = json.loads(capsys.readouterr().out)["fid2k"]
+    assert main(["eval", str(out), "--metric", "fid2k", "--dry-run", "--weights", "raw"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["weights"] == "raw" and printed["fid2k"] != avg_fid
+    kept = json.loads((out / "eval.json").read_text())["6"]  # both kept, the raw one under its own name
+    assert kept["fid2k"] == avg_fid and kept["raw_fid2k"] == printed["fid2k"]
+    g = tmp_path / "g.safetensors"
+    assert main(["export", str(out), "--out", str(g)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(g), "--metric", "fid2k", "--dry-run", "--weights", "raw"]) == 2
+    assert "holds one set of weights" in capsys.readouterr().err

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", default=None, help="also write the figures to this JSON file (they always go into RUN/eval.json, by step)")
     e.add_argument("--dry-run", action="store_true", help=f"scale sample counts by {DRY_RUN_SCALE}")
+    e.add_argument("--weights", choices=("average", "raw"), default="average",
+                   help="sample from the run's average of G's weights (default; G's own where it keeps none) or G's own weights")
 
     r = sub.add_parser("reproduce", help="reproduce a paper's figure or table")
     r.add_argument("name", help="what to reproduce (see 'gankit reproduce list')")
@@ -228,13 +230,14 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from gankit.training.parallel import resolve_device
 
     check_metrics(a.metric)
-    G, cfg, context, step = load_generator(a.run, resolve_device("auto"))  # metrics run on G's device
+    G, cfg, context, step = load_generator(a.run, resolve_device("auto"), a.weights)  # metrics run on G's device
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
     ctx = generator_context(G, cfg, context.get("num_classes", 0), data, a.seed, a.seed, a.dry_run)
     ctx.options[CLASSIFY_OPTION] = run_classifier(a.run, ctx.device)  # test_error: the run's D as a classifier
     figures = evaluate(a.metric, ctx)
     figures["step"] = step
     figures["dry_run"] = bool(a.dry_run)  # dry-run figures (random features, ~2% counts) say nothing
+    figures["weights"] = a.weights
     text = json.dumps(figures, indent=2, sort_keys=True)
     print(text)
     from gankit.atomic import write_json, write_text
@@ -248,7 +251,10 @@ def cmd_eval(a: argparse.Namespace) -> int:
         except ValueError:
             kept = {}
         kept = kept if isinstance(kept, dict) else {}
-        kept[str(step)] = {**kept.get(str(step), {}), **{k: v for k, v in figures.items() if k != "step"}}
+        # the raw weights' figures sit beside the average's under their own names
+        prefix = "raw_" if a.weights == "raw" else ""
+        row = {prefix + k: v for k, v in figures.items() if k not in ("step", "weights")}
+        kept[str(step)] = {**kept.get(str(step), {}), **row}
         write_json(record, dict(sorted(kept.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else -1)))
     return 0
 

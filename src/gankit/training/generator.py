@@ -82,12 +82,22 @@ def read_exported(path: Path) -> tuple[torch.nn.Module, Config, dict[str, Any], 
     return G.eval(), cfg, context, step
 
 
-def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Config, dict[str, Any], int]:
+WEIGHTS = ("average", "raw")  # which of a checkpoint's generators load_generator builds
+
+
+def load_generator(
+    path: str | Path, device: torch.device | str = "cpu", weights: str = "average"
+) -> tuple[torch.nn.Module, Config, dict[str, Any], int]:
     """(G in eval mode on ``device``, config, net context, step) from a run directory,
-    checkpoint file or exported generator, whatever device wrote it. G is the weight
-    average when the run keeps one, with batch-norm statistics of its own."""
+    checkpoint file or exported generator, whatever device wrote it. With ``weights``
+    "average" G is the weight average when the run keeps one, with batch-norm statistics of
+    its own; "raw" is the trained G's own weights (what the released 2014 code samples from)."""
+    if weights not in WEIGHTS:
+        raise GankitError(f"weights: expected one of {', '.join(WEIGHTS)}, got {weights!r}")
     p = Path(path)
     if p.is_file() and file_format(p) == GENERATOR_FORMAT:
+        if weights == "raw":
+            raise GankitError(f"{p}: an exported generator holds one set of weights; the raw ones need the run directory or a checkpoint")
         G, cfg, context, step = read_exported(p)
         return G.to(device), cfg, context, step
     if p.is_dir():
@@ -110,7 +120,7 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tupl
     except (GankitError, TypeError, ValueError, RuntimeError, KeyError) as e:
         raise CheckpointError(f"{path}: its config and context do not build nets ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     saved_extras = payload.get(EXTRAS, {})
-    ema = saved_extras.get(EMA_KEY) if isinstance(saved_extras, dict) else None
+    ema = saved_extras.get(EMA_KEY) if isinstance(saved_extras, dict) and weights == "average" else None
     if ema is not None and not (isinstance(ema, dict) and "weights" in ema):
         raise CheckpointError(f"{path}: {EXTRAS}.{EMA_KEY}: expected the weight average's state")
     where, weights = (f"{EXTRAS}.{EMA_KEY}.weights", ema["weights"]) if ema is not None else ("G", payload.get("G"))
