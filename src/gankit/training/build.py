@@ -237,7 +237,10 @@ def sampling_description(cfg: Config) -> str:
     """What ``sampling_generator`` returns for runs of ``cfg``, in words for reports."""
     if cfg.train.ema_decay is None:
         return "G"
-    return f"average of G's weights (decay min({cfg.train.ema_decay}, (1+t)/({cfg.train.ema_warmup:g}+t)))"
+    w = cfg.train.ema_warmup
+    # until the ramp reaches ema_decay, update s of t weighs about (s/t)^(warmup-2) (training/ema.py)
+    weighting = {2.0: "uniformly weighted", 3.0: "linearly weighted"}.get(w, f"weighted by step^{w - 2:g}")
+    return f"average of G's weights, {weighting} (decay min({cfg.train.ema_decay}, (1+t)/({w:g}+t)))"
 
 
 def sampling_generator(state: TrainState) -> nn.Module:
