@@ -298,12 +298,13 @@ def test_reproduce_pix2pix_dry_run(tmp_path):
     out = tmp_path / "r"
     assert main(["reproduce", "pix2pix", "--dry-run", "--out", str(out)]) == 0
     res = json.loads((out / "result.json").read_text())
-    for key in ("fid_l1", "fid_cgan", "fid_l1_cgan", "l1_error_l1_cgan", "class_acc_l1_cgan", "class_acc_real", "wall_seconds"):
+    for key in ("fid_l1", "fid_cgan", "fid_l1_cgan", "l1_error_l1_cgan", "class_acc_l1_cgan", "class_acc_real", "wall_seconds",
+                "fid_l1_cgan_lambda10", "class_acc_l1_cgan_lambda10"):
         assert isinstance(res[key], float), key
     assert 0 <= res["class_acc_l1_cgan"] <= 1 and res["l1_error_l1_cgan"] >= 0
-    assert res["settings"]["dry_run"] is True and len(res["settings"]["runs"]) == 4
+    assert res["settings"]["dry_run"] is True and len(res["settings"]["runs"]) == 5
     picture = np.asarray(Image.open(out / "pix2pix.png"))
-    assert picture.shape[1] == 2 + 5 * 30  # five 28-pixel columns with 2-pixel gaps: input, three outputs, target
+    assert picture.shape[1] == 2 + 6 * 30  # six 28-pixel columns with 2-pixel gaps: input, four outputs, target
 
 
 @pytest.mark.parametrize("command", [["sample", "--out", "x.png"], ["interpolate", "--out", "x.png"]])
