@@ -73,7 +73,7 @@ def test_eval_passes_labels_to_conditional_metrics(tmp_path, one_thread, capsys)
         assert main(["eval", str(tmp_path / "r"), "--metric", "test_e7_labels"]) == 0
     finally:
         METRICS.remove("test_e7_labels")
-    assert json.loads(capsys.readouterr().out) == {"test_e7_labels": 1.0, "step": 1, "dry_run": False} and seen["shape"] == (3, 1, 28, 28)
+    assert json.loads(capsys.readouterr().out) == {"test_e7_labels": 1.0, "step": 1, "dry_run": False, "weights": "average"} and seen["shape"] == (3, 1, 28, 28)
 
 
 def test_recalibrate_batchnorm_replaces_stale_statistics() -> None:
