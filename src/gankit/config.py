@@ -30,6 +30,7 @@ DRY_RUN_OVERRIDES = [
     "log.tensorboard=true",
 ]
 DRY_RUN_SCALE = 0.02
+GENERATOR_WEIGHTS = ("average", "raw")  # which generator of a checkpoint sampling uses: its weight average or G itself
 # --dry-run keeps a critic warm-up's shape, not its length: at most this many warm-up
 # iterations at the start, of at most this many critic steps
 DRY_RUN_WARMUP_FIRST, DRY_RUN_WARMUP_STEPS = 2, 5

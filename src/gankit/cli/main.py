@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 from gankit.cli import (cmd_arithmetic, cmd_classifier, cmd_classify, cmd_config, cmd_export, cmd_interpolate, cmd_report,
                         cmd_translate)
-from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE
+from gankit.config import DRY_RUN_OVERRIDES, DRY_RUN_SCALE, GENERATOR_WEIGHTS
 from gankit.errors import DivergenceError, GankitError
 
 
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", default=None, help="also write the figures to this JSON file (they always go into RUN/eval.json, by step)")
     e.add_argument("--dry-run", action="store_true", help=f"scale sample counts by {DRY_RUN_SCALE}")
-    e.add_argument("--weights", choices=("average", "raw"), default="average",
+    e.add_argument("--weights", choices=GENERATOR_WEIGHTS, default="average",
                    help="sample from the run's average of G's weights (default; G's own where it keeps none) or G's own weights")
 
     r = sub.add_parser("reproduce", help="reproduce a paper's figure or table")

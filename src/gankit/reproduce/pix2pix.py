@@ -4,7 +4,8 @@ edges -> Fashion-MNIST items.
 ``gankit reproduce pix2pix`` trains the same U-Net / PatchGAN pair with five generator
 losses: L1 alone, cGAN alone, L1 + GAN (D without the input), L1 + cGAN (lambda = 100, the
 paper's) and L1 + cGAN with lambda = 10 (at this image size and length lambda = 100 leaves
-little to the adversarial term), then scores each on the first 1,000 test pairs: FID of the outputs against the real test
+little to the adversarial term), then scores each on the first 1,000 test pairs: FID of the
+outputs against the real test
 targets (``fid1k``), the per-pixel L1 error (``l1_1k``) and the shipped Fashion-MNIST
 classifier's accuracy on the outputs (``class_acc1k``; on the real targets it is the
 ceiling). The paper's claim: L1 alone gives blurry, plausible-on-average outputs; adding
@@ -22,7 +23,7 @@ from gankit.images import save_grid
 from gankit.reproduce.runner import Arm, Options, Reproduction, Steps, Summary, Trained, register
 from gankit.training.translation import columns
 
-DEFAULT_STEPS = 5000  # per arm: five arms and their evaluation take about 27 minutes on 2 cores
+DEFAULT_STEPS = 5000  # per arm: five arms and their evaluation take about 24 minutes on 2 cores (docs/results/pix2pix.md)
 FULL_STEPS = 20_000
 PICTURE = "pix2pix.png"
 PICTURE_ROWS = 10
@@ -45,8 +46,8 @@ def arms(opts: Options) -> list[Arm]:
 
 
 def picture(runs: Sequence[Trained], path) -> None:
-    """input | L1 | cGAN | L1 + cGAN | L1 + cGAN (lambda 10) | target for the first test inputs (the outputs the
-    metrics scored: each arm's evaluation context caches them)."""
+    """input | L1 | cGAN | L1 + cGAN | L1 + cGAN (lambda 10) | target for the first test
+    inputs (the outputs the metrics scored: each arm's evaluation context caches them)."""
     by = {t.arm.key: t for t in runs}
     first = runs[0]
     n = min(PICTURE_ROWS, first.ctx.count(1000))
@@ -66,10 +67,13 @@ def summarize(runs: list[Trained], opts: Options) -> Summary:
         for t in runs
     ]
     rows.append(("real targets", "0 (by definition)", "0", f"{100 * acc_real:.1f}%", ""))
-    fid_ratio = f["l1_cgan"]["fid1k"] / f["l1"]["fid1k"]
-    acc_share = f["l1_cgan"]["class_acc1k"] / acc_real if acc_real > 0 else float("nan")
-    fid_ratio_10 = f["l1_cgan_lambda10"]["fid1k"] / f["l1"]["fid1k"]
-    acc_share_10 = f["l1_cgan_lambda10"]["class_acc1k"] / acc_real if acc_real > 0 else float("nan")
+
+    def against_l1(key: str) -> tuple[float, float]:
+        """(FID over L1's FID, classifier accuracy as a share of that on the real targets): the targets' two figures."""
+        return f[key]["fid1k"] / f["l1"]["fid1k"], f[key]["class_acc1k"] / acc_real if acc_real > 0 else float("nan")
+
+    fid_ratio, acc_share = against_l1("l1_cgan")
+    fid_ratio_10, acc_share_10 = against_l1("l1_cgan_lambda10")
     first = runs[0]
     n = first.ctx.count(1000)
     picture(runs, first.out / PICTURE)

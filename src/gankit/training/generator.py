@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from gankit import atomic
-from gankit.config import Config, config_from_dict
+from gankit.config import GENERATOR_WEIGHTS, Config, config_from_dict
 from gankit.errors import CheckpointError, GankitError
 from gankit.training import checkpoint as ckpt
 from gankit.training.build import build_nets, generate, to_unit_range
@@ -82,9 +82,6 @@ def read_exported(path: Path) -> tuple[torch.nn.Module, Config, dict[str, Any], 
     return G.eval(), cfg, context, step
 
 
-WEIGHTS = ("average", "raw")  # which of a checkpoint's generators load_generator builds
-
-
 def load_generator(
     path: str | Path, device: torch.device | str = "cpu", weights: str = "average"
 ) -> tuple[torch.nn.Module, Config, dict[str, Any], int]:
@@ -92,8 +89,8 @@ def load_generator(
     checkpoint file or exported generator, whatever device wrote it. With ``weights``
     "average" G is the weight average when the run keeps one, with batch-norm statistics of
     its own; "raw" is the trained G's own weights (what the released 2014 code samples from)."""
-    if weights not in WEIGHTS:
-        raise GankitError(f"weights: expected one of {', '.join(WEIGHTS)}, got {weights!r}")
+    if weights not in GENERATOR_WEIGHTS:
+        raise GankitError(f"weights: expected one of {', '.join(GENERATOR_WEIGHTS)}, got {weights!r}")
     p = Path(path)
     if p.is_file() and file_format(p) == GENERATOR_FORMAT:
         if weights == "raw":
