@@ -46,16 +46,19 @@ def keep_mask(shape: torch.Size, keep: float, device: torch.device) -> Tensor:
 
 
 class Dropout(nn.Module):
-    """Inverted dropout (as ``nn.Dropout``: zero with probability ``p``, scale by 1/(1-p))."""
+    """Inverted dropout (as ``nn.Dropout``: zero with probability ``p``, scale by 1/(1-p)).
 
-    def __init__(self, p: float = 0.5) -> None:
+    ``at_test`` keeps it on in eval mode too, where dropout is part of a generator's noise.
+    """
+
+    def __init__(self, p: float = 0.5, at_test: bool = False) -> None:
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"dropout probability must lie in [0, 1), got {p}")
-        self.p = p
+        self.p, self.at_test = p, at_test
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0:
+        if not (self.training or self.at_test) or self.p == 0:
             return x
         keep = 1.0 - self.p
         if x.dim() == 2 and not x.is_contiguous() and x.t().is_contiguous():
@@ -67,7 +70,7 @@ class Dropout(nn.Module):
         return x * (mask.to(x.dtype) * (1.0 / keep))
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}" + (", at_test=True" if self.at_test else "")
 
 
 class _FlattenChannelsLast(torch.autograd.Function):

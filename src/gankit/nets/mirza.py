@@ -66,13 +66,15 @@ class MirzaGenerator(nn.Module):
         dropout: float = 0.5,
         z_offset: float = 0.5,
         init_range: float = 0.05,
+        test_dropout: bool = False,
     ) -> None:
         super().__init__()
         _check(num_classes, dropout)
         self.num_classes, self.image_shape, self.z_offset = num_classes, tuple(image_shape), z_offset
-        self.z_path = nn.Sequential(nn.Linear(noise_dim, z_hidden), nn.ReLU(), Dropout(dropout))
-        self.y_path = nn.Sequential(nn.Linear(num_classes, y_hidden), nn.ReLU(), Dropout(dropout))
-        self.joint = nn.Sequential(nn.Linear(z_hidden + y_hidden, joint_hidden), nn.ReLU(), Dropout(dropout))
+        drop = lambda: Dropout(dropout, at_test=test_dropout)  # noqa: E731
+        self.z_path = nn.Sequential(nn.Linear(noise_dim, z_hidden), nn.ReLU(), drop())
+        self.y_path = nn.Sequential(nn.Linear(num_classes, y_hidden), nn.ReLU(), drop())
+        self.joint = nn.Sequential(nn.Linear(z_hidden + y_hidden, joint_hidden), nn.ReLU(), drop())
         self.out = nn.Linear(joint_hidden, math.prod(self.image_shape))
         _uniform_init(self, init_range)
 
