@@ -45,6 +45,24 @@ def test_generator_layers_and_where_y_enters() -> None:
         G(z)
 
 
+def test_generator_dropout_at_sampling_and_the_label_paths_own_init_range() -> None:
+    z, y = torch.randn(2, 100), torch.tensor([3, 3])
+    same = z[:1].expand(2, -1)
+    plain = MirzaGenerator(num_classes=10, dropout=0.5).eval()
+    a, b = plain(same, y)
+    torch.testing.assert_close(a, b)  # eval mode: no dropout, the same z gives the same image
+    noisy = MirzaGenerator(num_classes=10, dropout=0.5, test_dropout=True).eval()
+    a, b = noisy(same, y)
+    assert not torch.allclose(a, b)  # dropout stays on as part of G's noise
+    torch.manual_seed(0)
+    G = MirzaGenerator(num_classes=10, init_range=0.05, label_init_range=0.5)
+    D = MirzaDiscriminator(num_classes=10, init_range=0.005, label_init_range=0.5)
+    for net, rest in ((G, G.joint[0].weight), (D, D.joint[0].linear.weight)):
+        w = next(m for m in net.y_path.modules() if isinstance(m, torch.nn.Linear)).weight
+        assert 0.4 < w.abs().max() <= 0.5  # the label path draws from its own range
+        assert rest.abs().max() <= (0.05 if net is G else 0.005)  # the other layers keep init_range
+
+
 def test_discriminator_layers_and_where_y_enters() -> None:
     torch.manual_seed(0)
     D = MirzaDiscriminator(num_classes=10).eval()

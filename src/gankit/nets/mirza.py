@@ -11,7 +11,9 @@ Dropout with probability 0.5 is applied to both nets (the paper's words); here i
 every hidden layer, and D's inputs are kept whole (the paper names no input dropout). The
 paper gives no initialisation: the weights are uniform in +-0.05 (G) and +-0.005 (D), as
 Goodfellow et al.'s released MNIST nets (``paper-mlp``, ``paper-maxout``), biases zero, and
-G's output biases start at the data's pixel marginals.
+G's output biases start at the data's pixel marginals. ``label_init_range`` gives the label
+paths (y -> 1000 ReLU in G, y -> maxout 50x5 in D) a range of their own, and
+``test_dropout`` keeps G's dropout on when sampling, as part of its noise.
 
 gankit's uniform noise is centred (``[-scale, scale]``); G adds ``z_offset`` to it, so with
 ``noise.scale: 0.5`` and the default offset of 0.5 it sees the paper's z in [0, 1]^100.
@@ -66,6 +68,7 @@ class MirzaGenerator(nn.Module):
         dropout: float = 0.5,
         z_offset: float = 0.5,
         init_range: float = 0.05,
+        label_init_range: Optional[float] = None,
         test_dropout: bool = False,
     ) -> None:
         super().__init__()
@@ -77,6 +80,8 @@ class MirzaGenerator(nn.Module):
         self.joint = nn.Sequential(nn.Linear(z_hidden + y_hidden, joint_hidden), nn.ReLU(), drop())
         self.out = nn.Linear(joint_hidden, math.prod(self.image_shape))
         _uniform_init(self, init_range)
+        if label_init_range is not None:
+            _uniform_init(self.y_path, label_init_range)
 
     @torch.no_grad()
     def init_from_data(self, x: Tensor) -> None:
@@ -106,6 +111,7 @@ class MirzaDiscriminator(nn.Module):
         dropout: float = 0.5,
         input_dropout: float = 0.0,
         init_range: float = 0.005,
+        label_init_range: Optional[float] = None,
     ) -> None:
         super().__init__()
         _check(num_classes, dropout)
@@ -117,6 +123,8 @@ class MirzaDiscriminator(nn.Module):
         self.joint = nn.Sequential(Maxout(x_units + y_units, joint_units, joint_pieces), Dropout(dropout))
         self.out = nn.Linear(joint_units, 1)
         _uniform_init(self, init_range)
+        if label_init_range is not None:
+            _uniform_init(self.y_path, label_init_range)
 
     def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
         h = torch.cat([self.x_path(x), self.y_path(_labels(y, self.num_classes).to(x.dtype))], dim=1)
