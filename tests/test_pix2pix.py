@@ -243,6 +243,28 @@ def test_resumed_pix2pix_run_matches_an_uninterrupted_one(folder_run, tmp_path):
             assert torch.equal(v, b[net][k]), (net, k)
 
 
+def test_weight_average_of_a_translator_recomputes_batch_norm_on_its_training_inputs(folder_run, tmp_path):
+    from gankit.data.paired import load_pix2pix_folder
+    from gankit.training.generator import load_generator
+
+    _, root = folder_run
+    run = tmp_path / "ema"
+    assert main(_folder_args(root, 2) + ["train.ema_decay=0.9", "--out", str(run)]) == 0
+    G, cfg, _, _ = load_generator(run)  # the average: its batch norm is recomputed
+    bn = next(m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen = []
+    probe = copy.deepcopy(G).train()
+    next(m for m in probe.modules() if isinstance(m, torch.nn.BatchNorm2d)).register_forward_hook(
+        lambda m, inp, out: seen.append(inp[0]))
+    a = load_pix2pix_folder(root, 28).train.a  # the 8 training inputs, in [0, 1]
+    with torch.no_grad():
+        probe(torch.zeros(a.shape[0], cfg.noise.dim), a * 2 - 1)  # pixel_range symmetric
+    torch.testing.assert_close(bn.running_mean, seen[0].mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    raw, _, _, _ = load_generator(run, weights="raw")  # the live G keeps its own statistics
+    assert not torch.allclose(next(m for m in raw.modules() if isinstance(m, torch.nn.BatchNorm2d)).running_mean,
+                              bn.running_mean)
+
+
 def test_translate_round_trips_a_folder(folder_run, tmp_path):
     from gankit.training.generator import load_generator
     from gankit.training.translation import translate

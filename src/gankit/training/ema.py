@@ -12,13 +12,17 @@ averaging, Shamir & Zhang 2013).
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any, Optional, Protocol
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    from gankit.training.noise import NoiseSampler
+
+class Draws(Protocol):
+    """What G's inputs come from: z and its conditions (labels, input images or None) for m
+    examples (a NoiseSampler; a translator's training inputs)."""
+
+    def sample(self, m: int) -> tuple[Tensor, Optional[Tensor]]: ...
 
 
 class EMA:
@@ -59,7 +63,7 @@ BN_RECALIBRATION_SEED = 20_000  # noise seed load_generator uses (the dcgan repr
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(G: nn.Module, noise: NoiseSampler, n: int = BN_RECALIBRATION_SAMPLES, batch: int = 500) -> int:
+def recalibrate_batchnorm(G: nn.Module, noise: Draws, n: int = BN_RECALIBRATION_SAMPLES, batch: int = 500) -> int:
     """Recompute G's batch-norm running statistics for its own weights; returns how many BN
     layers were reset.
 

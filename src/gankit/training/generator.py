@@ -18,7 +18,7 @@ from gankit.config import GENERATOR_WEIGHTS, Config, config_from_dict
 from gankit.errors import CheckpointError, GankitError
 from gankit.training import checkpoint as ckpt
 from gankit.training.build import build_nets, generate, to_unit_range
-from gankit.training.ema import BN_RECALIBRATION_SEED, recalibrate_batchnorm
+from gankit.training.ema import BN_RECALIBRATION_SAMPLES, BN_RECALIBRATION_SEED, recalibrate_batchnorm
 from gankit.training.resume import (
     CHECKPOINTS,
     EMA_KEY,
@@ -127,8 +127,36 @@ def load_generator(
     G.load_state_dict(weights)
     G.to(device).eval()
     if ema is not None:  # the average's weights came with the live G's batch-norm statistics: recompute them
-        recalibrate_batchnorm(G, sample_noise(cfg, context, BN_RECALIBRATION_SEED))
+        recalibrate_batchnorm(G, *recalibration_source(cfg, context))
     return G, cfg, context, step
+
+
+class TrainingInputs:
+    """Input images of a translator's training set, in order, with the zero z it ignores:
+    what its batch norm is recomputed on (a NoiseSampler's ``sample`` for paired data)."""
+
+    def __init__(self, inputs: torch.Tensor, noise_dim: int) -> None:
+        self.inputs, self.noise_dim, self.at = inputs, noise_dim, 0
+
+    def sample(self, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.arange(self.at, self.at + m) % self.inputs.shape[0]
+        self.at += m
+        return torch.zeros(m, self.noise_dim), self.inputs[idx]
+
+
+def recalibration_source(cfg: Config, context: dict[str, Any]) -> tuple[NoiseSampler | TrainingInputs, int]:
+    """What batch norm is recomputed on, and how many examples: noise for a generator; a
+    translator's (paired data) training inputs, each once (up to 10,000)."""
+    if not context.get("condition_shape"):
+        return sample_noise(cfg, context, BN_RECALIBRATION_SEED), BN_RECALIBRATION_SAMPLES
+    from gankit.data.datasets import load_dataset
+    from gankit.training.build import to_net_range
+
+    a = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download).train.a
+    if a is None:
+        raise CheckpointError(f"data '{cfg.data.name}' has no input images, but the run's generator translates them")
+    a = a[:BN_RECALIBRATION_SAMPLES]
+    return TrainingInputs(to_net_range(a.float(), cfg.data.pixel_range), cfg.noise.dim), a.shape[0]
 
 
 def sample_noise(cfg: Config, context: dict[str, Any], seed: int) -> NoiseSampler:
