@@ -139,9 +139,9 @@ class TrainingInputs:
         self.inputs, self.noise_dim, self.at = inputs, noise_dim, 0
 
     def sample(self, m: int) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.arange(self.at, self.at + m) % self.inputs.shape[0]
-        self.at += m
-        return torch.zeros(m, self.noise_dim), self.inputs[idx]
+        part = self.inputs[self.at : self.at + m]
+        self.at += part.shape[0]
+        return torch.zeros(part.shape[0], self.noise_dim), part
 
 
 def recalibration_source(cfg: Config, context: dict[str, Any]) -> tuple[NoiseSampler | TrainingInputs, int]:
@@ -150,9 +150,11 @@ def recalibration_source(cfg: Config, context: dict[str, Any]) -> tuple[NoiseSam
     if not context.get("condition_shape"):
         return sample_noise(cfg, context, BN_RECALIBRATION_SEED), BN_RECALIBRATION_SAMPLES
     from gankit.data.datasets import load_dataset
+    from gankit.data.paired import oriented
     from gankit.training.build import to_net_range
 
-    a = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download).train.a
+    # the inputs G was trained on: BtoA runs translate the pairs' B images
+    a = oriented(load_dataset(cfg.data.name, cfg.data.root, cfg.data.download), cfg.data.direction).train.a
     if a is None:
         raise CheckpointError(f"data '{cfg.data.name}' has no input images, but the run's generator translates them")
     a = a[:BN_RECALIBRATION_SAMPLES]
