@@ -200,6 +200,37 @@ def test_resume_continues_the_labelled_stream_exactly(tmp_path) -> None:
     assert resumed.conditions.labelled.state_dict()["position"] == straight.conditions.labelled.state_dict()["position"]
     for (k, a), (_, b) in zip(straight.D.state_dict().items(), resumed.D.state_dict().items()):
         assert torch.equal(a, b), k
+    assert straight.d_ema is not None and resumed.d_ema is not None  # the preset keeps D's weight average
+    assert resumed.d_ema.num_updates == straight.d_ema.num_updates == 6
+    for (k, a), (_, b) in zip(straight.d_ema.module.state_dict().items(), resumed.d_ema.module.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_d_weight_average_is_what_classifies_unless_raw_is_asked(tmp_path, capsys) -> None:
+    from gankit.training import checkpoint as ckpt
+    from gankit.training.classify import classify, load_classifier
+    from gankit.training.run import train
+
+    run = tmp_path / "run"
+    s = train(load_config("ssl-mnist-fm", SMALL + ["train.steps=3", "log.checkpoint_every=3", "train.d_ema_decay=0.5"]), run)
+    payload = ckpt.load(sorted((run / "checkpoints").glob("*.safetensors"))[-1])
+    saved = payload["extras"]["D_ema"]
+    assert saved["num_updates"] == 3
+    average, _, _, _ = load_classifier(run)
+    raw, _, _, _ = load_classifier(run, weights="raw")
+    for k, v in average.state_dict().items():
+        assert torch.equal(v, saved["weights"][k]), k
+        assert torch.equal(v, s.d_ema.module.state_dict()[k]), k
+    for k, v in raw.state_dict().items():
+        assert torch.equal(v, payload["D"][k]), k
+    # the average differs from D's last weights: a decay of 0.5 keeps half of the previous average
+    assert not torch.equal(average.out.v, raw.out.v)
+    x = load_dataset("mnist").test.x[:50]
+    np.save(tmp_path / "x.npy", (x[:, 0].numpy() * 255).round().astype(np.uint8))
+    for weights, D in (("average", average), ("raw", raw)):
+        out = tmp_path / f"{weights}.npy"
+        assert main(["classify", str(run), "--input", str(tmp_path / "x.npy"), "--weights", weights, "--out", str(out)]) == 0
+        assert np.array_equal(np.load(out), classify(D, x).numpy())
 
 
 def test_test_error_during_training_scores_d_as_it_stands(tmp_path) -> None:

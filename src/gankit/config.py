@@ -138,6 +138,9 @@ class TrainConfig(_Section):
     # 10 weights step s by about s^8 (the last ~10% of the run); 3 by s (linear weights), 2
     # uniformly (Polyak) — polynomial-decay averaging (Shamir & Zhang 2013)
     ema_warmup: float = Field(10.0, ge=2)
+    # keep an average of D's weights too, on the same ramp: a semi-supervised D classifies with
+    # it (the released improved-gan code scores its test error on a running average of D)
+    d_ema_decay: Optional[float] = Field(None, gt=0, lt=1)
     # Fast options, off by default because they change the numbers computed (see
     # docs/usage/metrics-speed.md for their measured effect on speed and quality):
     # bf16: autocast (CPU or CUDA) around G/D forward passes, losses fp32; fp16: CUDA autocast

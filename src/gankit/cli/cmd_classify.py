@@ -5,6 +5,7 @@ import argparse
 import io
 from pathlib import Path
 
+from gankit.config import GENERATOR_WEIGHTS
 from gankit.errors import GankitError
 
 
@@ -14,6 +15,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--input", required=True, help=".npy images (uint8 or [0, 1] floats; [N, H, W], [N, C, H, W] or "
                                                   "flattened) or a folder of PNG/JPEG files (sorted by name)")
     p.add_argument("--out", default=None, help="write the labels here as an int64 .npy (else print one per line)")
+    p.add_argument("--weights", choices=GENERATOR_WEIGHTS, default="average",
+                   help="classify with the run's average of D's weights (default; D's own where it keeps none, "
+                        "see train.d_ema_decay) or D's own weights")
     p.add_argument("--dry-run", action="store_true", help="load the classifier and the images, label nothing")
 
 
@@ -25,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out is not None and Path(args.out).suffix != ".npy":
         raise GankitError(f"--out {args.out}: expected a .npy file name")
-    D, cfg, context, step = load_classifier(args.run)
+    D, cfg, context, step = load_classifier(args.run, weights=args.weights)
     shape = tuple(int(s) for s in context["image_shape"])
     x = read_images(args.input, shape)
     if args.dry_run:

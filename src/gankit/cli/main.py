@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, help="also write the figures to this JSON file (they always go into RUN/eval.json, by step)")
     e.add_argument("--dry-run", action="store_true", help=f"scale sample counts by {DRY_RUN_SCALE}")
     e.add_argument("--weights", choices=GENERATOR_WEIGHTS, default="average",
-                   help="sample from the run's average of G's weights (default; G's own where it keeps none) or G's own weights")
+                   help="sample from the run's average of G's weights (default; G's own where it keeps none) or G's own "
+                        "weights; test_error likewise classifies with D's average (train.d_ema_decay) or D's own")
 
     r = sub.add_parser("reproduce", help="reproduce a paper's figure or table")
     r.add_argument("name", help="what to reproduce (see 'gankit reproduce list')")
@@ -233,7 +234,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     G, cfg, context, step = load_generator(a.run, resolve_device("auto"), a.weights)  # metrics run on G's device
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
     ctx = generator_context(G, cfg, context.get("num_classes", 0), data, a.seed, a.seed, a.dry_run)
-    ctx.options[CLASSIFY_OPTION] = run_classifier(a.run, ctx.device)  # test_error: the run's D as a classifier
+    ctx.options[CLASSIFY_OPTION] = run_classifier(a.run, ctx.device, a.weights)  # test_error: the run's D as a classifier
     figures = evaluate(a.metric, ctx)
     figures["step"] = step
     figures["dry_run"] = bool(a.dry_run)  # dry-run figures (random features, ~2% counts) say nothing

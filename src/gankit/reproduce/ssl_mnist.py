@@ -57,6 +57,16 @@ def arms(opts: Options) -> list[Arm]:
     return [Arm(key, preset, Steps(DEFAULT_STEPS[key], FULL_STEPS[key]), label) for key, preset, label in ARMS]
 
 
+def weights_used(runs: list[Trained]) -> str:
+    """Which weights of D classify, in words: its own or an average (``train.d_ema_decay``), per arm."""
+    words = []
+    for key, _, label in ARMS:
+        cfg = next(t for t in runs if t.arm.key == key).cfg
+        d, w = cfg.train.d_ema_decay, cfg.train.ema_warmup
+        words.append(f"{label}: " + ("its own" if d is None else f"their average, decay min({d:g}, (1+t)/({w:g}+t))"))
+    return "; ".join(words)
+
+
 def summarize(runs: list[Trained], opts: Options) -> Summary:
     errors = {key: [t.figures["test_error"] for t in runs if t.arm.key == key] for key, _, _ in ARMS}
     stats = {key: mean_std(v) for key, v in errors.items()}
@@ -78,6 +88,7 @@ def summarize(runs: list[Trained], opts: Options) -> Summary:
             grids.append(f"samples-{key}.png")
     notes = [
         "Test error of D as a classifier (argmax of its 10 class logits, no noise) on the 10,000 MNIST test images; "
+        f"D's weights: {weights_used(runs)}; "
         "mean ± sample standard deviation over label draws (the seed draws 10 labelled examples per class from the "
         "50,000 training images; the other 49,900 are unlabelled).",
         f"Sample grids of the first draw: {', '.join(grids) or 'none written'} (minibatch discrimination gives the "

@@ -224,6 +224,8 @@ def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[
                        conditions=conditions)
     if cfg.train.ema_decay is not None:
         state.ema = EMA(G, cfg.train.ema_decay, cfg.train.ema_warmup)  # copied before compiling: a plain module
+    if cfg.train.d_ema_decay is not None:
+        state.d_ema = EMA(D, cfg.train.d_ema_decay, cfg.train.ema_warmup)
     if cfg.train.compile:
         # In place, so parameter names (checkpoints) do not change. Static shapes: every
         # training batch is full (MinibatchSource drops the incomplete tail of an epoch),

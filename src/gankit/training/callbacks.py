@@ -94,6 +94,8 @@ class DivergenceGuard:
         ]
         if s.ema is not None:
             parts.append(("the weights of the generator's average", s.ema.module.named_parameters()))
+        if s.d_ema is not None:
+            parts.append(("the weights of the discriminator's average", s.d_ema.module.named_parameters()))
         for what, named in parts:
             bad = self._first_bad(named)
             if bad is not None:
@@ -455,6 +457,7 @@ def default_callbacks(
     ordered = [
         guard,  # first: a step with a non-finite loss is never averaged, measured, logged or saved
         state.ema,  # right after G's step: everything after it sees the updated average
+        state.d_ema,  # likewise D's
         diagnostics,  # before the log: their measurements land in the same step's metrics row
         log,
         evaluation,  # after the log, like it: its row follows the step's; before the checkpoint, as the grids

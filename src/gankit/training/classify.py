@@ -14,12 +14,22 @@ from gankit.errors import CheckpointError, DataError, GankitError
 from gankit.training import checkpoint as ckpt
 from gankit.training.build import build_nets, to_net_range
 from gankit.training.generator import resolve_checkpoint
-from gankit.training.resume import CHECKPOINTS, check_net_state, check_step, newest_good_checkpoint, payload_config
+from gankit.training.resume import (
+    CHECKPOINTS,
+    D_EMA_KEY,
+    EXTRAS,
+    check_net_state,
+    check_step,
+    newest_good_checkpoint,
+    payload_config,
+)
 
 
-def load_classifier(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, Config, dict[str, Any], int]:
+def load_classifier(path: str | Path, device: torch.device | str = "cpu",
+                    weights: str = "average") -> tuple[nn.Module, Config, dict[str, Any], int]:
     """(D in eval mode on ``device``, config, net context, step) from a run directory or checkpoint of a
-    run whose D is a classifier (``data.labels_per_class``: k-plus-one, catgan)."""
+    run whose D is a classifier (``data.labels_per_class``: k-plus-one, catgan). ``weights``: the
+    run's average of D's weights where it keeps one (``train.d_ema_decay``) or D's own ("raw")."""
     p = Path(path)
     if p.is_dir():
         problems: list[str] = []
@@ -38,10 +48,18 @@ def load_classifier(path: str | Path, device: torch.device | str = "cpu") -> tup
     if not getattr(D, "classes", 0):
         raise GankitError(f"{path_}: discriminator '{cfg.discriminator.name}' is not a classifier (train a "
                           "semi-supervised preset such as ssl-mnist-fm or catgan-mnist)")
-    if "D" not in payload:
+    saved_extras = payload.get(EXTRAS, {})
+    average = saved_extras.get(D_EMA_KEY) if isinstance(saved_extras, dict) and weights == "average" else None
+    if average is not None:
+        if not (isinstance(average, dict) and "weights" in average):
+            raise CheckpointError(f"{path_}: {EXTRAS}.{D_EMA_KEY}: expected the weight average's state")
+        where, state = f"{EXTRAS}.{D_EMA_KEY}.weights", average["weights"]
+    else:
+        where, state = "D", payload.get("D")
+    if state is None:
         raise CheckpointError(f"{path_}: D: missing")
-    check_net_state(path_, "D", payload["D"], D, "discriminator")
-    D.load_state_dict(payload["D"])
+    check_net_state(path_, where, state, D, "discriminator")
+    D.load_state_dict(state)
     return D.to(device).eval(), cfg, context, step
 
 
@@ -58,14 +76,15 @@ def classify(D: nn.Module, x: Tensor, pixel_range: str = "unit", batch: int = 10
     return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
 
 
-def run_classifier(path: str | Path, device: torch.device | str = "cpu") -> Callable[[Tensor], Tensor]:
-    """Images [N, C, H, W] in [0, 1] -> labels, by the discriminator of run ``path``, loaded
-    at the first call (a run whose D is no classifier fails only when asked to classify)."""
+def run_classifier(path: str | Path, device: torch.device | str = "cpu", weights: str = "average") -> Callable[[Tensor], Tensor]:
+    """Images [N, C, H, W] in [0, 1] -> labels, by the discriminator of run ``path`` (its
+    weight average or its own weights, as ``load_classifier``), loaded at the first call (a
+    run whose D is no classifier fails only when asked to classify)."""
     loaded: list[tuple[nn.Module, Config]] = []
 
     def labels(x: Tensor) -> Tensor:
         if not loaded:
-            D, cfg, _, _ = load_classifier(path, device)
+            D, cfg, _, _ = load_classifier(path, device, weights)
             loaded.append((D, cfg))
         D, cfg = loaded[0]
         return classify(D, x, cfg.data.pixel_range)

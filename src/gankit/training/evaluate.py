@@ -148,8 +148,9 @@ class EvalDuringTraining:
             sampling_generator(s), self.cfg, self.context.get("num_classes", 0), self.data,
             EVAL_NOISE_SEED, self.cfg.seed, self.cfg.dry_run, s.shard,
         )
-        if getattr(s.D, "classes", 0):  # test_error: a semi-supervised run's D, as it stands at this step
-            ctx.options[CLASSIFY_OPTION] = lambda x: classify(s.D, x, self.cfg.data.pixel_range)
+        if getattr(s.D, "classes", 0):  # test_error: a semi-supervised run's D (its average, if kept) at this step
+            D = s.d_ema.module if s.d_ema is not None else s.D
+            ctx.options[CLASSIFY_OPTION] = lambda x: classify(D, x, self.cfg.data.pixel_range)
         figures = evaluate(list(self.cfg.log.eval_metrics), ctx)
         # every process computes the figures from the same gathered rows; the main process's
         # are handed to all, so a choice made on them (the best step) is the same everywhere

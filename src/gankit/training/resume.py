@@ -15,6 +15,7 @@ from gankit.atomic import stale_temp_files
 from gankit.config import Config, config_from_dict
 from gankit.errors import CheckpointError, ConfigError, GankitError
 from gankit.training import checkpoint as ckpt
+from gankit.training.ema import EMA
 from gankit.training.rundir import bookkeeping
 from gankit.training.state import TrainState
 
@@ -23,6 +24,7 @@ RESUME_MODES = ("auto", "never")
 # Payload key of the weight average, under "extras": the file layout every checkpoint uses.
 EXTRAS = "extras"
 EMA_KEY = "G_ema"
+D_EMA_KEY = "D_ema"  # the average of D's weights (train.d_ema_decay)
 SCALER_KEYS = ("scaler_d", "scaler_g")  # fp16 loss scalers, under "extras"
 DIAGNOSTICS_KEY = "diagnostics"  # Diagnostics.state_dict(); a checkpoint without it resumes with fresh diagnostics
 
@@ -33,7 +35,7 @@ def state_payload(
     s: TrainState, cfg: Config, context: dict[str, Any], extras: Optional[dict[str, Any]] = None
 ) -> dict[str, Any]:
     """A checkpoint's content; ``extras`` are the callbacks' state (e.g. diagnostics) by key."""
-    saved_extras = {EMA_KEY: s.ema.state_dict()} if s.ema is not None else {}
+    saved_extras = {key: ema.state_dict() for key, ema, _ in averages(s) if ema is not None}
     saved_extras.update(extras or {})
     return {
         "step": s.step,
@@ -50,6 +52,11 @@ def state_payload(
         "processes": s.shard.world,  # the data-parallel world size that wrote it (same global batch on resume)
         EXTRAS: {**saved_extras, **{k: sc.state_dict() for k in SCALER_KEYS if (sc := getattr(s, k)) is not None}},
     }
+
+
+def averages(s: TrainState) -> list[tuple[str, Optional[EMA], str]]:
+    """(checkpoint key under extras, the run's weight average or None, the net it averages)."""
+    return [(EMA_KEY, s.ema, "generator"), (D_EMA_KEY, s.d_ema, "discriminator")]
 
 
 def _state_like_params(opt: torch.optim.Optimizer) -> None:
@@ -74,9 +81,10 @@ def restore(s: TrainState, payload: dict[str, Any]) -> None:
     s.data.load_state_dict(payload["data"])
     s.noise.load_state_dict(payload["noise"])
     s.conditions.load_state_dict(payload.get("conditions", {}))
-    ema = payload.get(EXTRAS, {}).get(EMA_KEY)
-    if s.ema is not None and ema is not None:
-        s.ema.load_state_dict(ema)
+    for key, ema, _ in averages(s):
+        saved = payload.get(EXTRAS, {}).get(key)
+        if ema is not None and saved is not None:
+            ema.load_state_dict(saved)
     for key in SCALER_KEYS:
         saved, scaler = payload.get(EXTRAS, {}).get(key), getattr(s, key)
         if saved is not None and scaler is not None:
@@ -335,15 +343,17 @@ def check_payload(path: Path, payload: dict[str, Any], s: TrainState, extras: Op
     saved_extras = payload.get(EXTRAS, {})
     if not isinstance(saved_extras, dict):
         raise _fail(path, EXTRAS, f"expected a mapping, got {type(saved_extras).__name__}")
-    ema = saved_extras.get(EMA_KEY)
-    if s.ema is not None and ema is not None:
-        if not isinstance(ema, dict) or "weights" not in ema:
-            raise _fail(path, f"{EXTRAS}.{EMA_KEY}", "expected the weight average's state")
-        check_net_state(path, f"{EXTRAS}.{EMA_KEY}.weights", ema["weights"], s.ema.module, "generator")
-        n = ema.get("num_updates", 0)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise _fail(path, f"{EXTRAS}.{EMA_KEY}.num_updates", f"expected a non-negative integer, got {n!r}")
+    for key, average, role in averages(s):
+        ema = saved_extras.get(key)
+        if average is not None and ema is not None:
+            if not isinstance(ema, dict) or "weights" not in ema:
+                raise _fail(path, f"{EXTRAS}.{key}", "expected the weight average's state")
+            check_net_state(path, f"{EXTRAS}.{key}.weights", ema["weights"], average.module, role)
+            n = ema.get("num_updates", 0)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise _fail(path, f"{EXTRAS}.{key}.num_updates", f"expected a non-negative integer, got {n!r}")
     for key in ("G", "D", "opt_g", "opt_d"):
         _check_finite(path, key, payload[key])
-    if ema is not None:
-        _check_finite(path, f"{EXTRAS}.{EMA_KEY}", ema)
+    for key, _, _ in averages(s):
+        if saved_extras.get(key) is not None:
+            _check_finite(path, f"{EXTRAS}.{key}", saved_extras[key])

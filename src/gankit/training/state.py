@@ -182,6 +182,7 @@ class TrainState:
     step: int = 0  # generator updates done
     k_warmup: Optional[CriticWarmup] = None  # more critic steps at some iterations (train.k_warmup)
     ema: Optional[EMA] = None  # the average of G's weights (train.ema_decay), updated after each G step
+    d_ema: Optional[EMA] = None  # the average of D's weights (train.d_ema_decay), updated after each iteration
     autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext  # see forward_context
     d_passes: DPasses = separate_passes  # how D's step gets its logits (train.joint_d_batch: joint_pass)
     shard: Shard = Shard()  # this process's place in a data-parallel job (see training/parallel.py)
