@@ -336,3 +336,32 @@ def test_noise_only_commands_refuse_a_translator(folder_run, tmp_path, capsys, c
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "gankit translate" in err
+
+
+# ---------------------------------------------------------------------------------------
+# Translation metrics at 1,000 and 10,000 pairs
+
+
+def test_translation_metrics_score_output_i_against_target_i_over_their_count():
+    from gankit.data.datasets import Dataset, Split
+    from gankit.metrics.classifier import predict
+    from gankit.metrics.registry import evaluate
+    from gankit.metrics.translation import translation_context
+    from gankit.nets.classifier import load_classifier
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(20, 1, 28, 28, generator=g)
+    model, _ = load_classifier("fashion-mnist", None)
+    y = predict(model, x)  # the classifier's own labels: its accuracy on the real targets is 1
+    split = Split(x, y, a=x.clone())
+    data = Dataset("edges2fashion", split, split, split, num_classes=10)
+    names = ["l1_1k", "l1_10k", "class_acc1k", "class_acc10k"]
+    # scale 0.001: the "1k" metrics score the first pair, the "10k" ones the first ten
+    same = evaluate(names, translation_context(data, lambda a: a, scale=0.001))
+    assert same["l1_1k"] == 0 and same["l1_10k"] == 0
+    assert same["class_acc1k"] == same["class_acc10k"] == same["class_acc10k_real"] == 1.0
+    flipped = evaluate(names, translation_context(data, lambda a: 1 - a, scale=0.001))
+    assert flipped["l1_1k"] == pytest.approx(float((1 - 2 * x[0].double()).abs().mean()))
+    assert flipped["l1_10k"] == pytest.approx(float((1 - 2 * x[:10].double()).abs().mean()))
+    want = float((predict(model, 1 - x[:10]) == y[:10]).double().mean())
+    assert flipped["class_acc10k"] == pytest.approx(want) and flipped["class_acc10k_real"] == 1.0
