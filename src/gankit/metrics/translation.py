@@ -8,9 +8,10 @@ order (see :func:`translation_context`), so output i is compared with test targe
   so compare it only with other fid1k figures.
 - ``l1_1k`` / ``l1_10k``: mean absolute per-pixel difference between output and target,
   pixels in [0, 1].
-- ``class_acc1k`` / ``class_acc10k``: the shipped classifier of the targets' dataset (Fashion-MNIST for
-  edges2fashion) on 1,000 (10,000) outputs: the share classified as their target's label;
-  ``class_acc1k_real`` is the same classifier on the real targets (its ceiling here).
+- ``class_acc1k`` / ``class_acc10k``: the shipped classifier of the targets' dataset
+  (Fashion-MNIST for edges2fashion) on 1,000 (10,000) outputs: the share classified as
+  their target's label; ``class_acc1k_real`` (``class_acc10k_real``) is the same classifier
+  on the real targets (its ceiling here).
 - ``fid10k`` (fid.py's) compares the outputs for the first 10,000 test inputs with the
   first 10,000 test targets in the same way.
 """
