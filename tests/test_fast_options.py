@@ -4,6 +4,7 @@ like every key, really in effect when on, close to fp32 where they change numeri
 exact resume still holds with them on."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from gankit.config import load_config
 from gankit.data.datasets import Dataset, Split
 from gankit.errors import ConfigError
 from gankit.training import checkpoint as ckpt
+from gankit.training import parallel
 from gankit.training.algorithm1 import algorithm1
 from gankit.training.build import build_state
 from gankit.training.run import train
@@ -55,6 +57,25 @@ def _linear_output_dtypes(state) -> list[torch.dtype]:
     for h in hooks:
         h.remove()
     return seen
+
+
+@pytest.mark.parametrize("native, dtype", [(True, torch.bfloat16), (False, torch.float32)])
+def test_auto_precision_takes_bf16_only_where_the_hardware_has_it(monkeypatch, native, dtype):
+    monkeypatch.setattr(parallel, "native_bf16", lambda device: native)
+    state, _ = build_state(load_config("goodfellow2014", MLP + ["train.precision=auto"]), tiny_images())
+    assert set(_linear_output_dtypes(state)) == {dtype}
+
+
+def test_a_run_records_the_precision_it_used_and_says_when_bf16_is_emulated(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "native_bf16", lambda device: False)
+    said: list[str] = []
+    for precision in ("auto", "bf16"):
+        cfg = load_config("goodfellow2014", MLP + [f"train.precision={precision}", "train.steps=1"])
+        train(cfg, tmp_path / precision, progress=False, say=said.append, data=tiny_images())
+    assert json.loads((tmp_path / "auto" / "run.json").read_text())["precision"] == "fp32"
+    assert json.loads((tmp_path / "bf16" / "run.json").read_text())["precision"] == "bf16"
+    emulated = [m for m in said if "emulated" in m]
+    assert len(emulated) == 1 and "train.precision=bf16" in emulated[0]
 
 
 def test_bf16_runs_the_forward_passes_in_bf16_and_keeps_weights_and_losses_fp32():

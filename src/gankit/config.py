@@ -144,8 +144,10 @@ class TrainConfig(_Section):
     # Fast options, off by default because they change the numbers computed (see
     # docs/usage/metrics-speed.md for their measured effect on speed and quality):
     # bf16: autocast (CPU or CUDA) around G/D forward passes, losses fp32; fp16: CUDA autocast
-    # with a loss scaler (CUDA only)
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    # with a loss scaler (CUDA only); auto: bf16 where the device has it in hardware (a CUDA
+    # GPU with bf16, a CPU with AVX512-BF16 or AMX), else fp32, since emulated bf16 runs tens
+    # of times slower than fp32. run.json records what a run used.
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"
     channels_last: bool = False  # NHWC memory format for conv nets and image batches
     compile: bool = False  # torch.compile G and D (static shapes: batches are always full)
     # D's step runs D once on real and generated examples together instead of once on each:

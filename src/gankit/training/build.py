@@ -22,7 +22,7 @@ from gankit.objectives.reconstruction import no_generator_loss, with_l1
 from gankit.training.critic_warmup import CriticWarmup
 from gankit.training.ema import EMA
 from gankit.training.optim import Schedule, build_optimizer
-from gankit.training.parallel import Job, Shard, check_precision, grad_scaler, resolve_device, to_device
+from gankit.training.parallel import Job, Shard, check_precision, grad_scaler, resolve_device, resolve_precision, to_device
 from gankit.training.noise import NoiseSampler
 from gankit.training.state import (ConditionSource, LabelledMinibatches, NoiseLabels, PairedMinibatches, TrainState, examples_mixed_by,
                                    forward_context, joint_pass, separate_passes)
@@ -151,6 +151,7 @@ def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[
     job = job or Job(Shard(0, 1, cfg.seed), resolve_device(cfg.train.device))
     device, shard = job.device, job.shard
     check_precision(cfg.train.precision, device)
+    precision = resolve_precision(cfg.train.precision, device)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     keep_freed_memory()
@@ -218,9 +219,9 @@ def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[
     schedule.apply(0)
     warmup = CriticWarmup.from_config(cfg.train.k_warmup) if cfg.train.k_warmup is not None else None
     state = TrainState(G, D, opt_g, opt_d, objective, source, noise, schedule, k=cfg.train.k, k_warmup=warmup,
-                       autocast=forward_context(cfg.train.precision, device.type),
+                       autocast=forward_context(precision, device.type),
                        d_passes=joint_pass if cfg.train.joint_d_batch else separate_passes,
-                       shard=shard, scaler_d=grad_scaler(cfg.train.precision), scaler_g=grad_scaler(cfg.train.precision),
+                       shard=shard, scaler_d=grad_scaler(precision), scaler_g=grad_scaler(precision),
                        conditions=conditions)
     if cfg.train.ema_decay is not None:
         state.ema = EMA(G, cfg.train.ema_decay, cfg.train.ema_warmup)  # copied before compiling: a plain module
