@@ -3,8 +3,9 @@ import os
 import pytest
 import torch
 
-# Two cores for everyone: keep each test process to a predictable thread count.
-torch.set_num_threads(int(os.environ.get("GANKIT_TEST_THREADS", "2")))
+# Two cores for everyone: keep each test process to a predictable thread count, one per
+# worker when the suite runs in two worker processes (scripts/test.sh).
+torch.set_num_threads(int(os.environ.get("GANKIT_TEST_THREADS", "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2")))
 
 
 @pytest.fixture(autouse=True)
