@@ -85,8 +85,7 @@ def _train(
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.limit) if data is None else data.head(cfg.data.limit)
     state, context = build_state(cfg, data, job)
     preflight(cfg, state)
-    precision = parallel.resolve_precision(cfg.train.precision, job.device)
-    if precision == "bf16" and not parallel.native_bf16(job.device):
+    if state.precision == "bf16" and not parallel.native_bf16(job.device):
         say(f"gankit: train.precision=bf16 on a {job.device.type} without bf16 in hardware: it is emulated and runs far "
             "slower than fp32; train.precision=auto takes bf16 only where the hardware has it")
     with rundir.owned(run_dir) if shard.main else contextlib.nullcontext():
@@ -125,7 +124,7 @@ def _train(
             write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
             write_json(run_dir / "run.json", {"seed": cfg.seed, "dry_run": cfg.dry_run, "versions": versions(), "data_source": data.source,
                                               "argv": sys.argv, "processes": shard.world, "device": str(job.device),
-                                              "precision": precision})
+                                              "precision": state.precision})
         if shard.main:
             rundir.cut_logs(run_dir, state.step)  # what a killed run logged past its checkpoint is logged again
         return _train_owned(cfg, state, run_dir, context, existing is not None, callbacks, progress, say, diagnostics, data)

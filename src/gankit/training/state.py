@@ -184,6 +184,7 @@ class TrainState:
     ema: Optional[EMA] = None  # the average of G's weights (train.ema_decay), updated after each G step
     d_ema: Optional[EMA] = None  # the average of D's weights (train.d_ema_decay), updated after each iteration
     autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext  # see forward_context
+    precision: str = "fp32"  # train.precision as this device runs it (auto resolved: parallel.resolve_precision)
     d_passes: DPasses = separate_passes  # how D's step gets its logits (train.joint_d_batch: joint_pass)
     shard: Shard = Shard()  # this process's place in a data-parallel job (see training/parallel.py)
     scaler_d: Optional[torch.amp.GradScaler] = None  # fp16 loss scaling (train.precision=fp16)
