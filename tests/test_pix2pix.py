@@ -33,7 +33,9 @@ def _footprint_ratio(skips: bool, seed: int) -> float:
     mean |output change| inside the transposed convolution's footprint of that cell divided
     by the mean change elsewhere."""
     torch.manual_seed(seed)
-    G = UNetGenerator([1, 28, 28], [1, 28, 28], base=8, skips=skips, dropout=0.0).eval()
+    # Running averages in batch norm: with the test batch's statistics the bump would also
+    # shift every normalised layer's statistics, a global change unrelated to the skips.
+    G = UNetGenerator([1, 28, 28], [1, 28, 28], base=8, skips=skips, dropout=0.0, test_batch_stats=False).eval()
     a = torch.rand(2, 1, 28, 28)
     i, j = 7, 7
 
@@ -70,6 +72,30 @@ def test_unet_dropout_is_the_noise_at_test_time():
     G = UNetGenerator([1, 28, 28], [1, 28, 28], base=8, test_dropout=False).eval()
     assert torch.equal(G(None, a), G(None, a))
     assert torch.equal(G(torch.randn(4, 1), a), G(torch.randn(4, 1), a))  # z is ignored
+
+
+def test_unet_normalises_by_the_test_batch_as_the_paper_and_keeps_its_running_averages():
+    torch.manual_seed(0)
+    G = UNetGenerator([1, 28, 28], [1, 28, 28], base=8, dropout=0.0)
+    with torch.no_grad():
+        G(None, torch.rand(16, 1, 28, 28) * 3)  # training moves the running averages away from (0, 1)
+    running = {k: v.clone() for k, v in G.state_dict().items() if "running" in k}
+    a = torch.rand(6, 1, 28, 28)
+    with torch.no_grad():
+        in_train_mode = copy.deepcopy(G)(None, a)  # normalised by this batch's statistics
+        G.eval()
+        whole, part = G(None, a), G(None, a[:3])
+    assert torch.allclose(whole, in_train_mode, atol=1e-6)
+    assert (whole[:3] - part).abs().max() > 1e-3  # an output depends on the batch it is translated in
+    assert all(torch.equal(v, G.state_dict()[k]) for k, v in running.items())
+
+    G_running = UNetGenerator([1, 28, 28], [1, 28, 28], base=8, dropout=0.0, test_batch_stats=False)
+    G_running.load_state_dict(G.state_dict())  # the same checkpoint loads either way
+    G_running.eval()
+    with torch.no_grad():
+        whole, part = G_running(None, a), G_running(None, a[:3])
+    assert torch.allclose(whole[:3], part, atol=1e-6)  # running averages: each output on its own
+    assert (whole - in_train_mode).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("side", [28, 32, 64])

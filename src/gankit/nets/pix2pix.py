@@ -8,7 +8,11 @@
   ``max_channels`` (the paper's C64-C128-C256-C512-... with ``base: 64``).
   G(z, y) translates the input image ``y`` = A and ignores ``z``: as in the paper, the only
   noise is dropout in the first ``dropout_layers`` decoder layers, kept on at test time
-  (``test_dropout``), so outputs vary a little from call to call.
+  (``test_dropout``), so outputs vary a little from call to call. Its batch norm layers
+  normalise by the statistics of the batch being translated at test time too
+  (``test_batch_stats``, the paper's inference; with a batch of one that is instance
+  normalisation), not by the running averages of training; ``test_batch_stats: false``
+  takes PyTorch's eval-mode running averages.
 - ``patchgan`` (D): a convolutional net whose every output cell classifies one
   ``patch`` x ``patch`` window of the (input, output) pair, stacked on the channels; the
   loss averages over the cells (D returns every cell's logit: ``logits_per_example`` of
@@ -34,9 +38,19 @@ from gankit.nets.registry import register_net
 PATCH_SIZES = {1: None, 7: 0, 16: 1, 34: 2, 70: 3, 142: 4, 286: 5}  # patch -> stride-2 layers
 
 
-def make_norm(kind: str, channels: int) -> nn.Module:
+class BatchStatsNorm2d(nn.BatchNorm2d):
+    """Batch norm that in eval mode still normalises by the statistics of the batch it sees,
+    leaving the running averages as training left them (pix2pix's inference)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            return super().forward(x)
+        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+
+
+def make_norm(kind: str, channels: int, test_batch_stats: bool = False) -> nn.Module:
     if kind == "batch":
-        return nn.BatchNorm2d(channels)
+        return BatchStatsNorm2d(channels) if test_batch_stats else nn.BatchNorm2d(channels)
     if kind == "instance":
         return nn.InstanceNorm2d(channels)
     if kind == "none":
@@ -69,6 +83,7 @@ class UNetGenerator(nn.Module):
         dropout: float = 0.5,
         dropout_layers: int = 3,
         test_dropout: bool = True,
+        test_batch_stats: bool = True,
     ) -> None:
         super().__init__()
         c_in, c_out, side = _paired_shapes(image_shape, condition_shape)
@@ -89,7 +104,7 @@ class UNetGenerator(nn.Module):
             layers: list[nn.Module] = [] if i == 0 else [nn.LeakyReLU(0.2)]
             layers.append(nn.Conv2d(c_in if i == 0 else ch[i - 1], ch[i], 4, 2, 1, bias=i == 0 or i == d - 1 or norm != "batch"))
             if 0 < i < d - 1:  # none on the input layer (DCGAN) nor at the 1x1 bottleneck (pix2pix's code)
-                layers.append(make_norm(norm, ch[i]))
+                layers.append(make_norm(norm, ch[i], test_batch_stats))
             self.down.append(nn.Sequential(*layers))
         self.up = nn.ModuleList()
         self.drop_at: list[bool] = []
@@ -99,7 +114,7 @@ class UNetGenerator(nn.Module):
             pad = sizes[i] - 2 * sizes[i + 1]  # 0, or 1 where the encoder floored an odd side
             layers = [nn.ReLU(), nn.ConvTranspose2d(cin, cout, 4, 2, 1, output_padding=pad, bias=i == 0 or norm != "batch")]
             if i > 0:
-                layers.append(make_norm(norm, cout))
+                layers.append(make_norm(norm, cout, test_batch_stats))
             self.up.append(nn.Sequential(*layers))
             self.drop_at.append(i > 0 and j < dropout_layers and dropout > 0)
         dcgan_init(self)
