@@ -8,11 +8,10 @@
   ``max_channels`` (the paper's C64-C128-C256-C512-... with ``base: 64``).
   G(z, y) translates the input image ``y`` = A and ignores ``z``: as in the paper, the only
   noise is dropout in the first ``dropout_layers`` decoder layers, kept on at test time
-  (``test_dropout``), so outputs vary a little from call to call. Its batch norm layers
-  normalise by the statistics of the batch being translated at test time too
-  (``test_batch_stats``, the paper's inference; with a batch of one that is instance
-  normalisation), not by the running averages of training; ``test_batch_stats: false``
-  takes PyTorch's eval-mode running averages.
+  (``test_dropout``), so outputs vary a little from call to call. At test time its batch
+  norm layers use the running averages of training (PyTorch's eval mode);
+  ``test_batch_stats: true`` normalises by the statistics of the batch being translated
+  instead, as the paper's inference does (with a batch of one: instance normalisation).
 - ``patchgan`` (D): a convolutional net whose every output cell classifies one
   ``patch`` x ``patch`` window of the (input, output) pair, stacked on the channels; the
   loss averages over the cells (D returns every cell's logit: ``logits_per_example`` of
@@ -83,7 +82,7 @@ class UNetGenerator(nn.Module):
         dropout: float = 0.5,
         dropout_layers: int = 3,
         test_dropout: bool = True,
-        test_batch_stats: bool = True,
+        test_batch_stats: bool = False,
     ) -> None:
         super().__init__()
         c_in, c_out, side = _paired_shapes(image_shape, condition_shape)
