@@ -15,7 +15,7 @@ from gankit.config import DRY_RUN_OVERRIDES, load_config
 from gankit.data.datasets import load_dataset
 from gankit.data.labelled import draw_labelled
 from gankit.errors import ConfigError
-from gankit.nets.ssl import MinibatchDiscrimination, SemiSupervisedDiscriminator, WeightNormLinear
+from gankit.nets.ssl import MinibatchDiscrimination, SemiSupervisedDiscriminator, SemiSupervisedGenerator, WeightNormLinear
 from gankit.objectives.semisupervised import feature_matching, k_plus_one, real_logit, supervised_loss, unsupervised_loss
 from gankit.training.algorithm1 import discriminator_step, generator_step
 from gankit.training.build import build_state
@@ -122,6 +122,19 @@ def test_weight_norm_starts_with_unit_statistics_on_the_first_training_batch() -
     torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(7), atol=1e-4, rtol=0)
     assert int(layer.initialised) == 1
     torch.testing.assert_close(layer.weight().norm(dim=1), layer.g)  # w = g v / |v|
+
+
+@pytest.mark.parametrize("bn_scale", [False, True])
+def test_generator_batch_norm_learns_a_scale_only_when_asked(bn_scale) -> None:
+    torch.manual_seed(2)
+    G = SemiSupervisedGenerator(noise_dim=8, hidden=(16, 16), bn_scale=bn_scale)
+    G(torch.rand(32, 8)).square().mean().backward()
+    torch.optim.SGD([p for p in G.parameters() if p.requires_grad], lr=1.0).step()
+    scales = [m.weight for m in G.body if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(scales) == 2
+    for w in scales:
+        assert w.requires_grad == bn_scale
+        assert torch.equal(w, torch.ones_like(w)) != bn_scale  # moved by the step iff it is learned
 
 
 def test_labelled_draw_holds_exactly_per_class_and_repeats_for_a_seed() -> None:

@@ -7,8 +7,9 @@ zero mean and unit variance on D's first training minibatch), Gaussian noise on 
 logits [m, K]; objectives read them (the K+1-class objective, CatGAN). Optionally a
 minibatch-discrimination layer sits before the output (``minibatch_kernels`` > 0).
 
-G (``ssl-mlp``) is 100-500-500-784: softplus with batch norm (no learned scale), then a
-weight-normalised sigmoid output layer.
+G (``ssl-mlp``) is 100-500-500-784: softplus with batch norm (no learned scale, as the
+released code; ``bn_scale: true`` learns one, as Dai et al.'s 2017 code for the same nets),
+then a weight-normalised sigmoid output layer.
 """
 from __future__ import annotations
 
@@ -165,6 +166,7 @@ class SemiSupervisedGenerator(nn.Module):
         noise_dim: int = 100,
         hidden: Sequence[int] = (500, 500),
         image_shape: Sequence[int] = (1, 28, 28),
+        bn_scale: bool = False,
     ) -> None:
         super().__init__()
         self.image_shape = tuple(image_shape)
@@ -177,7 +179,7 @@ class SemiSupervisedGenerator(nn.Module):
         self.body = nn.Sequential(*layers)
         for m in self.body:
             if isinstance(m, nn.BatchNorm1d):
-                m.weight.requires_grad_(False)  # no learned scale (the released code's g=None)
+                m.weight.requires_grad_(bn_scale)  # the released code's g=None: no learned scale
         self.out = WeightNormLinear(dims[-1], math.prod(self.image_shape), train_scale=True, data_init=False)
         nn.init.xavier_uniform_(self.out.v)
 
