@@ -179,7 +179,7 @@ class SemiSupervisedGenerator(nn.Module):
         self.body = nn.Sequential(*layers)
         for m in self.body:
             if isinstance(m, nn.BatchNorm1d):
-                m.weight.requires_grad_(bn_scale)  # the released code's g=None: no learned scale
+                m.weight.requires_grad_(bn_scale)  # a learned scale only if asked: the released code has none (g=None)
         self.out = WeightNormLinear(dims[-1], math.prod(self.image_shape), train_scale=True, data_init=False)
         nn.init.xavier_uniform_(self.out.v)
 
