@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from gankit.config import load_config
+from gankit.errors import ConfigError
 from gankit.data.datasets import Dataset, Split
 from gankit.training.algorithm1 import algorithm1
 from gankit.training.build import build_state
@@ -92,3 +93,20 @@ def test_lr_decay_can_start_late():
     assert sch.lr("g", 0) == sch.lr("g", 500) == 0.1
     assert abs(sch.lr("d", 1500) - 0.1 / 1.001**1000) < 1e-15
     assert sch.lr("d", 10**6) == 1e-5
+
+
+def test_linear_lr_decay_reaches_zero_at_the_run_end():
+    """schedule.lr_linear_from: base lr until that fraction of train.steps, then linear to 0 at the
+    last step, as Dai et al.'s (2017) semi-supervised MNIST code (lr * min(3 * (1 - epoch / epochs), 1))."""
+    cfg = load_config("goodfellow2014", ["train.steps=300", "schedule.lr_decay=1.0", "schedule.lr_linear_from=0.6667",
+                                         "optim_g.lr=0.001", "optim_d.lr=0.003"])
+    state, _ = build_state(cfg.model_copy(update={"data": cfg.data.model_copy(update={"limit": 200})}), tiny_dataset(200))
+    sch = state.schedule
+    assert sch.lr("d", 0) == sch.lr("d", 200) == 0.003  # round(0.6667 * 300) = 200
+    assert sch.lr("g", 250) == pytest.approx(0.001 / 2, rel=1e-12)  # halfway down
+    assert sch.lr("d", 299) == pytest.approx(0.003 / 100, rel=1e-12)  # the last update
+    assert sch.lr("d", 300) == 0.0
+    sch.apply(250)
+    assert state.opt_g.param_groups[0]["lr"] == pytest.approx(0.0005, rel=1e-12)
+    with pytest.raises(ConfigError, match="set one"):
+        load_config("goodfellow2014", ["schedule.lr_linear_from=0.5"])  # the preset decays lr exponentially

@@ -102,6 +102,10 @@ class ScheduleConfig(_Section):
     lr_decay: float = Field(1.0, ge=1.0)
     lr_decay_start: int = Field(0, ge=0)  # step at which the decay begins (0: from the start, as the paper)
     min_lr: float = Field(0.0, ge=0)
+    # linear decay instead: lr holds until this fraction of train.steps, then falls linearly to 0
+    # at the last step (Dai et al.'s 2017 code for the semi-supervised MNIST nets: lr * min(3 * (1 -
+    # epoch / epochs), 1), i.e. from two thirds of the run)
+    lr_linear_from: Optional[float] = Field(None, ge=0, lt=1)
     momentum_final: Optional[float] = Field(None, ge=0, lt=1)
     momentum_start_step: int = Field(0, ge=0)
     momentum_end_step: int = Field(1, ge=1)
@@ -112,6 +116,12 @@ class ScheduleConfig(_Section):
     # lr rescales the whole velocity); pylearn2: v <- mu v - lr g, w <- w + v (each gradient
     # keeps the lr of its step). The two differ only while the lr changes.
     momentum_form: Literal["torch", "pylearn2"] = "torch"
+
+    @model_validator(mode="after")
+    def _one_lr_decay(self) -> "ScheduleConfig":
+        if self.lr_linear_from is not None and self.lr_decay != 1.0:
+            raise ValueError("schedule.lr_linear_from and schedule.lr_decay are two lr decays: set one")
+        return self
 
 
 class CriticWarmupConfig(_Section):

@@ -215,7 +215,8 @@ def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[
                                  world=shard.world)
     opt_g = build_optimizer(cfg.optim_g, G.parameters())
     opt_d = build_optimizer(cfg.optim_d, D.parameters())
-    schedule = Schedule(cfg.schedule, {"g": opt_g, "d": opt_d}, {"g": cfg.optim_g, "d": cfg.optim_d})
+    schedule = Schedule(cfg.schedule, {"g": opt_g, "d": opt_d}, {"g": cfg.optim_g, "d": cfg.optim_d},
+                        total_steps=cfg.train.steps)
     schedule.apply(0)
     warmup = CriticWarmup.from_config(cfg.train.k_warmup) if cfg.train.k_warmup is not None else None
     state = TrainState(G, D, opt_g, opt_d, objective, source, noise, schedule, k=cfg.train.k, k_warmup=warmup,

@@ -26,7 +26,8 @@ def build_optimizer(cfg: OptimizerConfig, params: Iterable[nn.Parameter]) -> tor
 
 
 class Schedule:
-    """lr_t = max(lr_0 / decay**max(t - start, 0), min_lr); momentum linear from m_0 to m_final over
+    """lr_t = max(lr_0 / decay**max(t - start, 0), min_lr), or linear to 0 at the run's end from a
+    fraction of it (``lr_linear_from``); momentum linear from m_0 to m_final over
     [start, end] steps, moving every ``momentum_every`` steps (pylearn2's ExponentialDecay and
     MomentumAdjustor, in steps). ``apply(t)`` sets what update t + 1 uses.
 
@@ -34,11 +35,20 @@ class Schedule:
     torch's SGD buffer is b = -v / lr, so it follows the same path when its momentum is
     mu_t * lr_{t-1} / lr_t."""
 
-    def __init__(self, cfg: ScheduleConfig, optimizers: dict[str, torch.optim.Optimizer], bases: dict[str, OptimizerConfig]):
-        self.cfg, self.optimizers, self.bases = cfg, optimizers, bases
+    def __init__(self, cfg: ScheduleConfig, optimizers: dict[str, torch.optim.Optimizer], bases: dict[str, OptimizerConfig],
+                 total_steps: int | None = None):
+        if cfg.lr_linear_from is not None and total_steps is None:
+            raise ValueError("schedule.lr_linear_from needs the run's length (train.steps)")
+        self.cfg, self.optimizers, self.bases, self.total_steps = cfg, optimizers, bases, total_steps
 
     def lr(self, name: str, step: int) -> float:
         base = self.bases[name].lr
+        if self.cfg.lr_linear_from is not None:
+            assert self.total_steps is not None
+            start = round(self.cfg.lr_linear_from * self.total_steps)
+            # update step + 1 gets base * (T - step) / (T - start): the last update (step T - 1) a
+            # 1 / (T - start) share of it, and none past the run's end
+            return base * min(max((self.total_steps - step) / max(self.total_steps - start, 1), 0.0), 1.0)
         if self.cfg.lr_decay == 1.0:
             return base
         try:
