@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from gankit.config import load_config
-from gankit.errors import ConfigError
 from gankit.data.datasets import Dataset, Split
+from gankit.errors import ConfigError
 from gankit.training.algorithm1 import algorithm1
 from gankit.training.build import build_state
 
