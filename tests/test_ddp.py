@@ -80,8 +80,10 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_two_processes_compute_what_one_computes(runs):
-    # The same global batch of 256, split 128 + 128: only the order of float sums differs.
-    assert_close_weights(runs["one"], runs["two"], rel=1e-5)
+    # The same global batch of 256, split 128 + 128: only the order of float sums differs. Over
+    # 20 Adam steps that moves a weight by up to 1.01e-5 of its tensor's largest (measured on 2
+    # AVX-512 Xeon cores; under 1e-5 on AMD Zen 3 and Zen 4), hence 5e-5.
+    assert_close_weights(runs["one"], runs["two"], rel=5e-5)
     rows = [[json.loads(line) for line in (runs[k] / "metrics.jsonl").read_text().splitlines()] for k in ("one", "two")]
     assert [r["step"] for r in rows[0]] == [r["step"] for r in rows[1]] == [1, 5, 10, 15, 20]
     for a, b in zip(*rows):  # the logged losses are global means
