@@ -23,7 +23,7 @@ from gankit.images import save_grid
 from gankit.reproduce.runner import Arm, Options, Reproduction, Steps, Summary, Trained, register
 from gankit.training.translation import columns
 
-DEFAULT_STEPS = 5000  # per arm: five arms and their evaluation take about 13 minutes on 2 cores (docs/results/pix2pix.md)
+DEFAULT_STEPS = 5000  # per arm: five arms and their evaluation take about 14 minutes on 2 cores (docs/results/pix2pix.md)
 FULL_STEPS = 20_000
 PICTURE = "pix2pix.png"
 PICTURE_ROWS = 10
