@@ -39,16 +39,19 @@ class Schedule:
                  total_steps: int | None = None):
         if cfg.lr_linear_from is not None and total_steps is None:
             raise ValueError("schedule.lr_linear_from needs the run's length (train.steps)")
-        self.cfg, self.optimizers, self.bases, self.total_steps = cfg, optimizers, bases, total_steps
+        self.cfg, self.optimizers, self.bases = cfg, optimizers, bases
+        # (first step of the linear decay, the run's length), fixed for the run
+        self.linear: tuple[int, int] | None = None
+        if cfg.lr_linear_from is not None and total_steps is not None:
+            self.linear = (round(cfg.lr_linear_from * total_steps), total_steps)
 
     def lr(self, name: str, step: int) -> float:
         base = self.bases[name].lr
-        if self.cfg.lr_linear_from is not None:
-            assert self.total_steps is not None
-            start = round(self.cfg.lr_linear_from * self.total_steps)
+        if self.linear is not None:
+            start, total = self.linear
             # update step + 1 gets base * (T - step) / (T - start): the last update (step T - 1) a
             # 1 / (T - start) share of it, and none past the run's end
-            return base * min(max((self.total_steps - step) / max(self.total_steps - start, 1), 0.0), 1.0)
+            return base * min(max((total - step) / max(total - start, 1), 0.0), 1.0)
         if self.cfg.lr_decay == 1.0:
             return base
         try:
