@@ -2,6 +2,7 @@
 
     python bench/ab.py --set train.precision=bf16 --b train.joint_d_batch=true
     python bench/ab.py --case conv --set train.precision=bf16 --b train.channels_last=true
+    python bench/ab.py --case ssl --set train.joint_d_batch=false --b train.joint_d_batch=true
 
 This host is shared and noisy: one configuration's steps/s drifts by 10-30% within a
 process, and whichever of two runs goes second was seen up to ~8% faster. Each round
@@ -20,7 +21,24 @@ import torch
 from _common import LoadMonitor, emit, environment, median, timed
 from speed import CASES, _gankit, synthetic
 
+from gankit.data.datasets import Dataset, Split
 from gankit.training.algorithm1 import algorithm1
+
+AB_CASES = {
+    **CASES,
+    # the semi-supervised MNIST nets of Salimans et al. with feature matching (its preset's
+    # settings), 10 labelled examples per class of 10
+    "ssl": {"preset": "ssl-mnist-fm", "shape": (1, 28, 28), "overrides": [], "classes": 10},
+}
+
+
+def case_data(case: dict, n: int = 5000) -> Dataset:
+    """Synthetic images of the case's shape, with balanced class labels where it needs them."""
+    data = synthetic(case["shape"], n)
+    if not case.get("classes"):
+        return data
+    split = Split(data.train.x, torch.arange(n) % case["classes"])
+    return Dataset(data.name, split, split, split, num_classes=case["classes"])
 
 
 def abba(time_a: Callable[[], float], time_b: Callable[[], float], rounds: int) -> dict:
@@ -43,7 +61,7 @@ def abba(time_a: Callable[[], float], time_b: Callable[[], float], rounds: int) 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--case", choices=list(CASES), default="mlp")
+    p.add_argument("--case", choices=list(AB_CASES), default="mlp")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--set", action="append", default=[], help="override for both A and B")
     p.add_argument("--b", action="append", default=[], help="override for B only (none: A against itself)")
@@ -54,8 +72,8 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     mon = LoadMonitor().start()
     t0 = time.time()
-    case = CASES[a.case]
-    data = synthetic(case["shape"], 5000)
+    case = AB_CASES[a.case]
+    data = case_data(case)
     _, A, _ = _gankit(case, data, a.set)
     _, B, _ = _gankit(case, data, a.set + a.b)
     for s in (A, B):

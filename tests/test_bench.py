@@ -146,3 +146,18 @@ def test_abba_alternates_order_and_reports_b_over_a():
     assert "".join(calls) == "ABBA" "BAAB" "ABBA"
     assert out["b_over_a"] == out["min"] == out["max"] == 2.0
     assert (out["a_median_s"], out["b_median_s"]) == (2.0, 1.0)
+
+
+def test_ab_ssl_case_trains_the_semi_supervised_preset_on_labelled_synthetic_images():
+    from ab import AB_CASES, case_data
+    from speed import _gankit
+
+    from gankit.training.algorithm1 import algorithm1
+
+    case = AB_CASES["ssl"]
+    data = case_data(case, n=300)
+    assert data.num_classes == 10 and torch.equal(torch.bincount(data.train.y), torch.full((10,), 30))
+    _, s, _ = _gankit(case, data, ["train.threads=1", "train.precision=fp32"])
+    assert s.conditions.labelled.x.shape[0] == 100  # the preset's 10 per class
+    algorithm1(s, 1)
+    assert s.step == 1

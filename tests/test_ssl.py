@@ -17,7 +17,7 @@ from gankit.data.labelled import draw_labelled
 from gankit.errors import ConfigError
 from gankit.nets.ssl import MinibatchDiscrimination, SemiSupervisedDiscriminator, SemiSupervisedGenerator, WeightNormLinear
 from gankit.objectives.semisupervised import feature_matching, k_plus_one, real_logit, supervised_loss, unsupervised_loss
-from gankit.training.algorithm1 import discriminator_step, generator_step
+from gankit.training.algorithm1 import algorithm1, discriminator_step, generator_step
 from gankit.training.build import build_state
 
 SMALL = DRY_RUN_OVERRIDES + ["log.tensorboard=false", "log.progress=false", "train.steps=2",
@@ -40,8 +40,7 @@ def test_k_plus_one_logit_trick_equals_an_explicit_k_plus_one_softmax() -> None:
     # the supervised term is the K+1 softmax conditioned on "not fake": the K softmax
     y = torch.randint(0, 10, (64,), generator=g)
     cond = p_real[:, :10] / p_real[:, :10].sum(1, keepdim=True)
-    D = lambda x: x  # noqa: E731  (class logits in, class logits out)
-    torch.testing.assert_close(supervised_loss(D, real, y), -torch.log(cond[torch.arange(64), y]).mean().float())  # D in fp32
+    torch.testing.assert_close(supervised_loss(real, y), -torch.log(cond[torch.arange(64), y]).mean().float())  # in fp32
     # one-sided label smoothing: real target alpha, fakes' stays 0
     a = 0.9
     want_s = 0.5 * (-(a * torch.log(1 - p_real[:, 10]) + (1 - a) * torch.log(p_real[:, 10]))).mean() + 0.5 * (-torch.log(p_fake[:, 10])).mean()
@@ -71,14 +70,16 @@ def test_feature_matching_is_the_squared_distance_of_feature_means() -> None:
         fr, ff = D.features(real), D.features(fake)
     want = ((fr.mean(0) - ff.mean(0)) ** 2).mean()
     assert float(want) > 0
-    torch.testing.assert_close(feature_matching(D, real, fake), want)
+    term, fake_logits = feature_matching(D, real, fake)
+    torch.testing.assert_close(term, want)
+    torch.testing.assert_close(fake_logits, D(fake))  # the same pass gives D's logits on G's output
 
 
 def test_feature_matching_gradient_reaches_g_only(tmp_path) -> None:
     cfg = load_config("ssl-mnist-fm", SMALL)
     s, _ = build_state(cfg, load_dataset("mnist", limit=500))
     assert s.objective.g_real is feature_matching
-    discriminator_step(s)  # D's first training pass (its data-dependent start), as in Algorithm 1
+    discriminator_step(s)
     s.D.zero_grad(set_to_none=True)
     d_before = {k: v.clone() for k, v in s.D.state_dict().items()}
     g_before = [p.clone() for p in s.G.parameters() if p.requires_grad]
@@ -122,6 +123,51 @@ def test_weight_norm_starts_with_unit_statistics_on_the_first_training_batch() -
     torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(7), atol=1e-4, rtol=0)
     assert int(layer.initialised) == 1
     torch.testing.assert_close(layer.weight().norm(dim=1), layer.g)  # w = g v / |v|
+
+
+def test_discriminator_starts_from_the_first_500_training_examples() -> None:
+    # the released code's init_param(trainx[:500]): before any training step, each
+    # weight-normalised unit has zero mean and unit variance over those examples
+    cfg = load_config("ssl-mnist-fm", SMALL + ["discriminator.args.input_noise=0", "discriminator.args.hidden_noise=0"])
+    data = load_dataset("mnist", limit=600)
+    s, _ = build_state(cfg, data)
+    layers = [*s.D.hidden, s.D.out]
+    assert all(int(layer.initialised) == 1 for layer in layers)
+    h = data.train.x[:500].reshape(500, -1)
+    with torch.no_grad():
+        for layer in layers:
+            pre = layer(h)
+            torch.testing.assert_close(pre.mean(0), torch.zeros(pre.shape[1]), atol=1e-4, rtol=0)
+            torch.testing.assert_close(pre.std(0, unbiased=False), torch.ones(pre.shape[1]), atol=1e-4, rtol=0)
+            h = F.relu(pre)
+        pre = s.D.hidden[0](data.train.x[500:600].reshape(100, -1))  # other examples: not exactly unit statistics
+    assert float((pre.std(0, unbiased=False) - 1).abs().max()) > 1e-3
+
+
+@pytest.mark.parametrize("preset", ["ssl-mnist-fm", "catgan-mnist"])
+def test_joint_pass_over_unlabelled_generated_and_labelled_computes_the_same_step(preset) -> None:
+    # Without its Gaussian noise D is a deterministic function of each example, so one pass
+    # over the three minibatches stacked gives the separate passes' losses and updates (to
+    # rounding); the D step then calls D once.
+    data = load_dataset("mnist", limit=500)
+    quiet = SMALL + ["discriminator.args.input_noise=0", "discriminator.args.hidden_noise=0", "train.precision=fp32",
+                     "data.batch_size=20"]  # fmt: skip
+    runs = {}
+    for joint in (False, True):
+        s, _ = build_state(load_config(preset, quiet + [f"train.joint_d_batch={str(joint).lower()}"]), data)
+        batches: list[int] = []
+        hook = s.D.register_forward_hook(lambda m, i, o: batches.append(i[0].shape[0]))
+        losses: list[tuple[float, float]] = []
+        algorithm1(s, 3, [lambda st, stats: losses.append((stats.d_loss.item(), stats.g_loss.item()))])
+        hook.remove()
+        runs[joint] = (s, batches, losses)
+    (a, batches_a, losses_a), (b, batches_b, losses_b) = runs[False], runs[True]
+    g_step = [20] if preset == "catgan-mnist" else []  # feature matching scores G(z) through D.logits_and_features
+    assert batches_a == ([20, 20, 20] + g_step) * 3  # unlabelled, generated, labelled
+    assert batches_b == ([60] + g_step) * 3
+    assert np.allclose(losses_a, losses_b, rtol=1e-4, atol=1e-6)
+    for p, q in zip([*a.D.parameters(), *a.G.parameters()], [*b.D.parameters(), *b.G.parameters()]):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("bn_scale", [False, True])

@@ -2,7 +2,8 @@
 
 D (``ssl-mlp-d``) is a K-class classifier: 784-1000-500-250-250-250-K, ReLU, weight
 normalisation with data-dependent initialisation (each unit's pre-activation starts with
-zero mean and unit variance on D's first training minibatch), Gaussian noise on the input
+zero mean and unit variance over the first 500 training examples, as the released code),
+Gaussian noise on the input
 (std 0.3) and after every hidden layer (std 0.5) while training. It returns the K class
 logits [m, K]; objectives read them (the K+1-class objective, CatGAN). Optionally a
 minibatch-discrimination layer sits before the output (``minibatch_kernels`` > 0).
@@ -37,8 +38,8 @@ class WeightNormLinear(nn.Module):
         else:
             self.register_buffer("g", scale)
         self.b = nn.Parameter(torch.zeros(out_features))
-        # 1 once the data-dependent start is done (a buffer: checkpoints keep it). The first
-        # training forward pass is D's pass over a real minibatch (check_nets runs in eval mode).
+        # 1 once the data-dependent start is done (a buffer: checkpoints keep it): on the first
+        # training-mode pass (SemiSupervisedDiscriminator.init_from_data makes it a real one).
         self.register_buffer("initialised", torch.tensor(0 if data_init else 1, dtype=torch.uint8))
 
     def weight(self) -> Tensor:
@@ -141,22 +142,38 @@ class SemiSupervisedDiscriminator(nn.Module):
     def mixes_examples(self) -> bool:
         return self.minibatch is not None
 
-    def _hidden(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(the last hidden layer before its noise, after it)."""
+    def _features(self, x: Tensor) -> Tensor:
+        """The last hidden layer's ReLU output, before its noise."""
         h = self.input_noise(x.reshape(x.shape[0], -1))
-        for layer, noise in zip(self.hidden, self.noise):
-            f = F.relu(layer(h))
-            h = noise(f)
-        return f, h
+        for i, layer in enumerate(self.hidden):
+            if i:
+                h = self.noise[i - 1](h)
+            h = F.relu(layer(h))
+        return h
 
     def features(self, x: Tensor) -> Tensor:
-        return self._hidden(x)[0]
+        return self._features(x)
 
-    def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
-        h = self._hidden(x)[1]
+    def logits_and_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(the K class logits, ``features``) from one pass: feature matching's G step needs both."""
+        f = self._features(x)
+        h = self.noise[-1](f)
         if self.minibatch is not None:
             h = self.minibatch(h)
-        return self.out(h)
+        return self.out(h), f
+
+    def forward(self, x: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        return self.logits_and_features(x)[0]
+
+    @torch.no_grad()
+    def init_from_data(self, x: Tensor, n: int = 500) -> None:
+        """The data-dependent start of every weight-normalised layer from one training-mode pass
+        over the first ``n`` training examples, as the released code's ``init_param(trainx[:500])``.
+        Run before training, so the start does not depend on how the training step batches D's passes."""
+        was_training = self.training
+        self.train()
+        self(x[:n])
+        self.train(was_training)
 
 
 @register_net("ssl-mlp")

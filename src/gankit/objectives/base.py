@@ -20,10 +20,11 @@ from gankit.registry import Registry, import_object
 Penalty = Callable[[nn.Module, Tensor, Tensor, Optional[Tensor]], Tensor]
 # reconstruction(G's output, its paired target) -> scalar added to G's loss (paired data)
 Reconstruction = Callable[[Tensor, Tensor], Tensor]
-# supervised(D, labelled minibatch, its labels) -> scalar added to D's loss (semi-supervised)
-Supervised = Callable[[nn.Module, Tensor, Tensor], Tensor]
-# g_real(D, a real minibatch, G's output) -> scalar added to G's loss (e.g. feature matching)
-RealTerm = Callable[[nn.Module, Tensor, Tensor], Tensor]
+# supervised(D's logits on a labelled minibatch, its labels) -> scalar added to D's loss (semi-supervised)
+Supervised = Callable[[Tensor, Tensor], Tensor]
+# g_real(D, a real minibatch, G's output) -> (scalar added to G's loss, D's logits on G's output):
+# e.g. feature matching, whose pass of D over G's output gives both
+RealTerm = Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ the cross-entropy of a labelled minibatch to D's loss. Expectations are minibatc
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from gankit.objectives.base import Objective, register_objective
 
@@ -43,7 +43,7 @@ def catgan(supervised_weight: float = 1.0) -> Objective:
     if supervised_weight < 0:
         raise ValueError(f"supervised_weight must be >= 0, got {supervised_weight}")
 
-    def supervised(D: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-        return supervised_weight * F.cross_entropy(D(x).float(), y)
+    def supervised(logits: Tensor, y: Tensor) -> Tensor:
+        return supervised_weight * F.cross_entropy(logits.float(), y)
 
     return Objective("catgan", d_loss, g_loss, supervised=supervised, d_probability=False)

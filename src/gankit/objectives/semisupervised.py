@@ -32,17 +32,20 @@ def unsupervised_loss(real: Tensor, fake: Tensor, real_label: float = 1.0) -> Te
     return 0.5 * real_term.mean() + 0.5 * F.softplus(f).mean()
 
 
-def supervised_loss(D: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-    """Cross-entropy of the labelled minibatch under D's K-class softmax."""
-    return F.cross_entropy(D(x).float(), y)
+def supervised_loss(logits: Tensor, y: Tensor) -> Tensor:
+    """Cross-entropy of the labelled minibatch under D's K-class softmax (its logits, fp32)."""
+    return F.cross_entropy(logits.float(), y)
 
 
-def feature_matching(D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-    """‖E f(x) − E f(G(z))‖², averaged over the units of f (D.features) as the released code does.
-    G's step freezes D's weights, so the gradient reaches G only; the real features need none."""
+def feature_matching(D: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    """(‖E f(x) − E f(G(z))‖², D's logits on G(z)): the squared distance averaged over the units
+    of f (``D.features``) as the released code does; one pass of D over G(z) gives f and the
+    logits (``D.logits_and_features``). G's step freezes D's weights, so the gradient reaches G
+    only; the real features need none."""
     with torch.no_grad():
         real_mean = D.features(real).float().mean(0)
-    return (real_mean - D.features(fake).float().mean(0)).pow(2).mean()
+    fake_logits, fake_features = D.logits_and_features(fake)
+    return (real_mean - fake_features.float().mean(0)).pow(2).mean(), fake_logits
 
 
 class HistoricalAverage:

@@ -45,16 +45,16 @@ def discriminator_step(s: TrainState) -> tuple[Tensor, Tensor]:
     with s.autocast():  # forward passes in train.precision; the losses below in fp32
         with torch.no_grad():
             fake = s.G(z, c.y)
-        real_logits, fake_logits = s.d_passes(s.D, x, y, fake, c.y)
+        # a semi-supervised run's labelled minibatch, drawn with z, goes through D with the others
+        labelled_x = None if c.labelled is None else c.labelled[0]
+        real_logits, fake_logits, labelled_logits = s.d_passes(s.D, x, y, fake, c.y, labelled_x)
     real_logits, fake_logits = real_logits.float(), fake_logits.float()
     loss = s.objective.d_loss(real_logits, fake_logits)
     if s.objective.penalty is not None:
         loss = loss + s.objective.penalty(s.D, x, fake, y)
-    if s.objective.supervised is not None:  # semi-supervised: a labelled minibatch drawn with z
-        assert c.labelled is not None  # build_state pairs the two
-        with s.autocast():
-            supervised = s.objective.supervised(s.D, *c.labelled)
-        loss = loss + supervised.float()
+    if s.objective.supervised is not None:
+        assert c.labelled is not None and labelled_logits is not None  # build_state pairs the two
+        loss = loss + s.objective.supervised(labelled_logits.float(), c.labelled[1])
     optimiser_step(loss, s.D, s.opt_d, s.scaler_d, s.shard)
     if s.objective.constrain is not None:
         s.objective.constrain(s.D)
@@ -67,8 +67,12 @@ def generator_step(s: TrainState, m: int) -> tuple[Tensor, Tensor]:
     try:
         with s.autocast():
             fake = s.G(z, c.y)
-            fake_logits = s.D(fake, c.y).float()
-            real_term = s.objective.g_real(s.D, s.data.next()[0], fake).float() if s.objective.g_real is not None else None
+            if s.objective.g_real is None:
+                fake_logits, real_term = s.D(fake, c.y), None
+            else:  # e.g. feature matching: one pass of D over G(z) gives its logits and the features compared
+                real_term, fake_logits = s.objective.g_real(s.D, s.data.next()[0], fake)
+                real_term = real_term.float()
+            fake_logits = fake_logits.float()
         loss = s.objective.g_loss(fake_logits)
         if real_term is not None:
             loss = loss + real_term

@@ -173,8 +173,9 @@ def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[
         raise ConfigError(f"field 'train.joint_d_batch': discriminator '{cfg.discriminator.name}' {why}, so one pass "
                           "over real and generated examples together would not compute D's loss; leave it false")
     x = to_net_range(data.train.x, cfg.data.pixel_range)
-    if hasattr(G, "init_from_data"):
-        G.init_from_data(x)
+    for net in (G, D):
+        if hasattr(net, "init_from_data"):
+            net.init_from_data(x)
     if cfg.train.sync_batchnorm and shard.distributed:
         G = nn.SyncBatchNorm.convert_sync_batchnorm(G)
         D = nn.SyncBatchNorm.convert_sync_batchnorm(D)

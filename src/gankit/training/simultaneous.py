@@ -49,7 +49,7 @@ def simultaneous_step(s: TrainState) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     z, c = s.conditions.sample(s.data.batch_size)
     with s.autocast():  # forward passes in train.precision; the losses below in fp32
         fake = s.G(z, c.y)
-        real_logits, fake_logits = s.d_passes(s.D, x, y, fake, c.y)
+        real_logits, fake_logits, _ = s.d_passes(s.D, x, y, fake, c.y, None)
     real_logits, fake_logits = real_logits.float(), fake_logits.float()
     d_loss = s.objective.d_loss(real_logits, fake_logits)
     if s.objective.penalty is not None:

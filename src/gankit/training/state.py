@@ -49,23 +49,27 @@ def optimiser_step(
         scaler.update()
 
 
-# D's logits on the real and on the generated minibatch:
-# (D, x, y, fake, y_fake) -> (logits on x, logits on fake)
-DPasses = Callable[[nn.Module, Tensor, Optional[Tensor], Tensor, Optional[Tensor]], tuple[Tensor, Tensor]]
+# D's logits on the real minibatch, on the generated one and, in a semi-supervised run, on
+# the labelled one: (D, x, y, fake, y_fake, labelled x or None) -> (on x, on fake, on labelled or None)
+DPasses = Callable[[nn.Module, Tensor, Optional[Tensor], Tensor, Optional[Tensor], Optional[Tensor]],
+                   tuple[Tensor, Tensor, Optional[Tensor]]]
 
 
-def separate_passes(D: nn.Module, x: Tensor, y: Optional[Tensor], fake: Tensor, y_fake: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-    """One pass of D over the real minibatch, one over the generated one."""
-    return D(x, y), D(fake, y_fake)
+def separate_passes(D: nn.Module, x: Tensor, y: Optional[Tensor], fake: Tensor, y_fake: Optional[Tensor],
+                    labelled: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+    """One pass of D over each minibatch."""
+    return D(x, y), D(fake, y_fake), None if labelled is None else D(labelled)
 
 
-def joint_pass(D: nn.Module, x: Tensor, y: Optional[Tensor], fake: Tensor, y_fake: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-    """The same logits from one pass over both minibatches stacked (2m examples): half the
-    calls, larger matrix products (``train.joint_d_batch``). Valid only for a D whose output
-    for an example does not depend on the other examples (see ``examples_mixed_by``)."""
-    m = x.shape[0]
-    both = D(torch.cat([x, fake.to(x.dtype)]), None if y is None else torch.cat([y, y_fake]))
-    return both[:m], both[m:]
+def joint_pass(D: nn.Module, x: Tensor, y: Optional[Tensor], fake: Tensor, y_fake: Optional[Tensor],
+               labelled: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+    """The same logits from one pass over the minibatches stacked: a third or half the calls,
+    larger matrix products (``train.joint_d_batch``). Valid only for a D whose output for an
+    example does not depend on the other examples (see ``examples_mixed_by``)."""
+    parts = [x, fake.to(x.dtype)] + ([] if labelled is None else [labelled.to(x.dtype)])
+    # a semi-supervised D is unconditional (y is None); a conditional D takes no labelled minibatch
+    logits = D(torch.cat(parts), None if y is None else torch.cat([y, y_fake])).split([len(p) for p in parts])
+    return logits[0], logits[1], logits[2] if labelled is not None else None
 
 
 def examples_mixed_by(D: nn.Module) -> Optional[str]:
