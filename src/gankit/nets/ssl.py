@@ -3,10 +3,10 @@
 D (``ssl-mlp-d``) is a K-class classifier: 784-1000-500-250-250-250-K, ReLU, weight
 normalisation with data-dependent initialisation (each unit's pre-activation starts with
 zero mean and unit variance over the first 500 training examples, as the released code),
-Gaussian noise on the input
-(std 0.3) and after every hidden layer (std 0.5) while training. It returns the K class
-logits [m, K]; objectives read them (the K+1-class objective, CatGAN). Optionally a
-minibatch-discrimination layer sits before the output (``minibatch_kernels`` > 0).
+Gaussian noise on the input (std 0.3) and after every hidden layer (std 0.5) while
+training. It returns the K class logits [m, K]; objectives read them (the K+1-class
+objective, CatGAN). Optionally a minibatch-discrimination layer sits before the output
+(``minibatch_kernels`` > 0).
 
 G (``ssl-mlp``) is 100-500-500-784: softplus with batch norm (no learned scale, as the
 released code; ``bn_scale: true`` learns one, as Dai et al.'s 2017 code for the same nets),
