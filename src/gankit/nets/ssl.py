@@ -142,7 +142,7 @@ class SemiSupervisedDiscriminator(nn.Module):
     def mixes_examples(self) -> bool:
         return self.minibatch is not None
 
-    def _features(self, x: Tensor) -> Tensor:
+    def features(self, x: Tensor) -> Tensor:
         """The last hidden layer's ReLU output, before its noise."""
         h = self.input_noise(x.reshape(x.shape[0], -1))
         for i, layer in enumerate(self.hidden):
@@ -151,12 +151,9 @@ class SemiSupervisedDiscriminator(nn.Module):
             h = F.relu(layer(h))
         return h
 
-    def features(self, x: Tensor) -> Tensor:
-        return self._features(x)
-
     def logits_and_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(the K class logits, ``features``) from one pass: feature matching's G step needs both."""
-        f = self._features(x)
+        f = self.features(x)
         h = self.noise[-1](f)
         if self.minibatch is not None:
             h = self.minibatch(h)
