@@ -248,6 +248,32 @@ def test_reproduce_dry_run_then_classify_and_eval(tmp_path, capsys) -> None:
     assert figures["test_errors"] == wrong and figures["test_error"] == pytest.approx(wrong / 10_000)
 
 
+def test_runs_trained_at_once_equal_runs_trained_in_turn(tmp_path) -> None:
+    # worker processes (jobs=2, one thread each) train the same runs as one process in turn
+    # with one thread: the same test errors and the same final weights
+    from safetensors.torch import load_file
+
+    from gankit.reproduce import Options, get_reproduction, run
+
+    rep = get_reproduction("ssl-mnist")
+    assert rep.jobs == 2
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        in_turn = run(rep, tmp_path / "turn", Options(dry_run=True, jobs=1))
+        at_once = run(rep, tmp_path / "once", Options(dry_run=True))
+    finally:
+        torch.set_num_threads(before)
+    assert in_turn["settings"]["jobs"] == 1 and at_once["settings"]["jobs"] == 2
+    assert in_turn["settings"]["errors"] == at_once["settings"]["errors"]
+    for arm in ("fm", "mbd", "catgan"):
+        a, b = (sorted((tmp_path / d / "runs" / arm / "seed-0" / "checkpoints").glob("*.safetensors"))[-1]
+                for d in ("turn", "once"))
+        wa, wb = load_file(a), load_file(b)
+        assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), arm
+        assert (tmp_path / "once" / "runs" / arm / "seed-0" / "run.json").is_file()
+
+
 def test_resume_continues_the_labelled_stream_exactly(tmp_path) -> None:
     from gankit.training.run import train
 

@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="first seed")
     r.add_argument("--seeds", type=_positive_int, default=None, help="how many seeds from --seed (default: the reproduction's own)")
     r.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)")
+    r.add_argument("--jobs", type=_positive_int, default=None,
+                   help="runs trained at once, each in its own process with an equal share of the threads "
+                        "(default: the reproduction's own, 1 for most)")
 
     sub.add_parser("presets", help="list presets, each with its one-line description")
     sub.add_parser("metrics", help="list metrics")
@@ -273,7 +276,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(a.threads)
-    opts = Options(full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed, seeds=a.seeds)
+    opts = Options(full=a.full, paper_exact=a.paper_exact, dry_run=a.dry_run, seed=a.seed, seeds=a.seeds, jobs=a.jobs)
     run(rep, out, opts)
     return 0
 
