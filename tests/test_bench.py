@@ -161,3 +161,11 @@ def test_ab_ssl_case_trains_the_semi_supervised_preset_on_labelled_synthetic_ima
     assert s.conditions.labelled.x.shape[0] == 100  # the preset's 10 per class
     algorithm1(s, 1)
     assert s.step == 1
+
+
+def test_jobs_bench_times_runs_side_by_side_in_spawned_processes():
+    from jobs import seconds_per_step
+
+    one = seconds_per_step("ssl", 1, 1, 2)
+    two = seconds_per_step("ssl", 2, 1, 2)
+    assert 0 < one < 60 and 0 < two < 60
