@@ -7,9 +7,9 @@ does the rest, the same way for every paper: train each arm for each seed, time 
 evaluate, write ``DIR/result.json`` and ``DIR/report.md``, print the table.
 
 Runs train one after another, or ``jobs`` at a time, each in a process of its own with an
-equal share of the torch threads: small nets use one core better than two (the
-semi-supervised MNIST nets take 24 steps/s on one thread and 36 on two, while two
-one-thread runs side by side take 49 together), and their independent runs need no order.
+equal share of the torch threads: small nets use one core better than two (two one-thread
+runs of the semi-supervised MNIST nets side by side take 1.2-1.4x the steps per second of
+one two-thread run: bench/jobs.py), and independent runs need no order.
 """
 from __future__ import annotations
 

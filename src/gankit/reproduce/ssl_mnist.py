@@ -117,7 +117,7 @@ register(Reproduction(
     metrics=("test_error",),
     seeds=DEFAULT_DRAWS,
     full_seeds=FULL_DRAWS,
-    # two draws at a time, one thread each: 1.34x the steps per second of one two-thread run
-    # on 2 cores for these small nets (docs/results/ssl-mnist.md)
+    # two draws at a time, one thread each: 1.2-1.4x the steps per second of one two-thread
+    # run on 2 cores for these small nets (bench/jobs.py; docs/results/ssl-mnist.md)
     jobs=2,
 ))
