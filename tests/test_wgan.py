@@ -169,7 +169,9 @@ def test_wgan_reproduction_dry_run_writes_the_contract(tmp_path):
         pytest.skip(f"MNIST not available: {e}")
     from gankit.reproduce import Options, get_reproduction, run
 
-    res = run(get_reproduction("wgan"), tmp_path, Options(dry_run=True, seed=0))
+    # its tracker records into this process's memory: --jobs 2 still trains its runs here, in turn
+    res = run(get_reproduction("wgan"), tmp_path, Options(dry_run=True, seed=0, jobs=2))
+    assert res["settings"]["jobs"] == 1
     saved = json.loads((tmp_path / "result.json").read_text())
     for key in ("spearman_estimate_quality", "spearman_estimate_parzen", "cfd_noise_sd", "curve"):
         assert key in saved

@@ -16,7 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -190,8 +190,11 @@ def train_at_once(rep: Reproduction, runs: Sequence[tuple[Arm, int]], out: Path,
     threads = max(1, torch.get_num_threads() // jobs)
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
-        futures = [pool.submit(train_in_process, rep.name, arm.key, seed, out, opts, single, threads)
-                   for arm, seed in runs]
+        futures = {pool.submit(train_in_process, rep.name, arm.key, seed, out, opts, single, threads): (arm, seed)
+                   for arm, seed in runs}
+        for f in as_completed(futures):  # a line as each run finishes: the first scores come after the last run
+            arm, seed = futures[f]
+            print(f"{arm.key} seed {seed}: trained ({f.result():.0f} s)", file=sys.stderr, flush=True)
         return [f.result() for f in futures]
 
 
@@ -238,11 +241,10 @@ def run(rep: Reproduction, out: Path, opts: Options) -> dict[str, Any]:
     out = Path(out)
     t0 = time.time()
     runs = [(arm, seed) for arm in arms for seed in seeds]
-    jobs = min(opts.jobs or rep.jobs, len(runs))
     # callbacks keep what they record in this process's memory: such runs train here, in turn
+    jobs = 1 if rep.callbacks is not None else min(opts.jobs or rep.jobs, len(runs))
     seconds: list[Optional[float]] = (
-        list(train_at_once(rep, runs, out, opts, single, jobs)) if jobs > 1 and rep.callbacks is None
-        else [None] * len(runs))
+        list(train_at_once(rep, runs, out, opts, single, jobs)) if jobs > 1 else [None] * len(runs))
     trained = []
     for (arm, seed), trained_seconds in zip(runs, seconds):
         done = train_arm(rep, arm, seed, out, opts, single, trained_seconds)
@@ -260,7 +262,7 @@ def run(rep: Reproduction, out: Path, opts: Options) -> dict[str, Any]:
         "dry_run": opts.dry_run,
         "full": opts.full,
         "paper_exact": opts.paper_exact,
-        "jobs": jobs if rep.callbacks is None else 1,
+        "jobs": jobs,
     }
     if single:  # one run: its settings at the top level, where readers of one-run results look
         settings = {**trained[0].settings(), **settings}
