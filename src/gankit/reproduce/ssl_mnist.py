@@ -25,9 +25,9 @@ ARMS = (
 )
 # Per run. Feature matching and CatGAN still improve at these lengths; minibatch discrimination's
 # G saturates by step 500, so its runs stop there and leave the budget to the other two, most of
-# it to feature matching, whose test error passes 1.5% near step 20,000. 3 arms x 2 draws, the
-# draws trained two at a time, fit 40 minutes on 2 cores, D's weight average included
-# (docs/results/ssl-mnist.md).
+# it to feature matching, whose test error passes 1.5% near step 20,000 in some runs and stays
+# near 2.5% in others. 3 arms x 2 draws, the draws trained two at a time, take about 40 minutes
+# on 2 cores, D's weight average included (26 minutes on the Xeon of docs/results/ssl-mnist.md).
 DEFAULT_STEPS = {"fm": 20_000, "mbd": 500, "catgan": 15_000}
 FULL_STEPS = {"fm": 180_000, "mbd": 180_000, "catgan": 180_000}  # 300 epochs of 600 minibatches (the released code)
 DEFAULT_DRAWS = 2
