@@ -246,6 +246,23 @@ def test_reproduce_dry_run_then_classify_and_eval(tmp_path, capsys) -> None:
     figures = json.loads(capsys.readouterr().out)
     wrong = int((classify(D, data.test.x) != data.test.y).sum())
     assert figures["test_errors"] == wrong and figures["test_error"] == pytest.approx(wrong / 10_000)
+    # gankit classify --split test: the same error, from a confusion matrix over the test split
+    assert main(["classify", str(run), "--split", "test"]) == 0
+    report = capsys.readouterr().out
+    assert report.splitlines()[0] == f"error: {wrong} of 10000 ({100 * wrong / 10_000:.2f}%)"
+    rows = [line.split() for line in report.splitlines()[3:13]]
+    assert [int(r[0]) for r in rows] == list(range(10))
+    matrix = np.array([[int(v) for v in r[1:]] for r in rows])
+    assert (matrix.sum(1) == np.bincount(data.test.y.numpy(), minlength=10)).all()
+    assert matrix.sum() - np.trace(matrix) == wrong
+    # --labels: the first 20 test images with their labels, and labels that do not fit
+    np.save(tmp_path / "y.npy", data.test.y[:20].numpy())
+    assert main(["classify", str(run), "--input", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy")]) == 0
+    wrong20 = int((labels != data.test.y[:20].numpy()).sum())
+    assert capsys.readouterr().out.startswith(f"error: {wrong20} of 20 ")
+    np.save(tmp_path / "y.npy", data.test.y[:19].numpy())
+    assert main(["classify", str(run), "--input", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy")]) == 2
+    assert "y.npy: expected 20 labels" in capsys.readouterr().err
 
 
 def test_runs_trained_at_once_equal_runs_trained_in_turn(tmp_path) -> None:
@@ -334,3 +351,15 @@ def test_test_error_during_training_scores_d_as_it_stands(tmp_path) -> None:
     n = max(1, round(len(test) * DRY_RUN_SCALE))
     wrong = int((classify(D, test.x[:n]) != test.y[:n]).sum())
     assert row["test_errors"] == wrong and row["test_error"] == pytest.approx(wrong / n)
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns() -> None:
+    from gankit.training.classify import confusion_matrix, confusion_report
+
+    truth = torch.tensor([0, 0, 1, 1, 1, 2])
+    predicted = torch.tensor([0, 2, 1, 0, 0, 2])
+    m = confusion_matrix(predicted, truth, 3)
+    assert m.tolist() == [[1, 0, 1], [2, 1, 0], [0, 0, 1]]
+    report = confusion_report(m)
+    assert report.splitlines()[0] == "error: 3 of 6 (50.00%)"
+    assert report.splitlines()[-1] == "most confused: 1 as 0: 2, 0 as 2: 1"

@@ -123,3 +123,41 @@ def read_images(path: str | Path, image_shape: tuple[int, ...]) -> Tensor:
     if x.dim() < 2 or x[0].numel() != int(np.prod(image_shape)):
         raise DataError(f"{p}: expected images of shape {list(image_shape)} (or flattened), got {list(x.shape)}")
     return x.reshape(n, *image_shape)
+
+
+def read_labels(path: str | Path, n: int, classes: int) -> Tensor:
+    """int64 labels [n] in [0, classes) from a .npy file of integers: the true classes of the
+    images a classifier labels."""
+    p = Path(path)
+    try:
+        a = np.load(p, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise DataError(f"{p}: not a readable .npy file ({str(e).splitlines()[0]})") from None
+    if not np.issubdtype(a.dtype, np.integer):
+        raise DataError(f"{p}: expected integer labels, got {a.dtype}")
+    if a.shape != (n,):
+        raise DataError(f"{p}: expected {n} labels (one per image), got shape {list(a.shape)}")
+    if n and (a.min() < 0 or a.max() >= classes):
+        raise DataError(f"{p}: labels must lie in 0..{classes - 1}, got {int(a.min())}..{int(a.max())}")
+    return torch.from_numpy(a.astype(np.int64))
+
+
+def confusion_matrix(predicted: Tensor, truth: Tensor, classes: int) -> Tensor:
+    """int64 [classes, classes]: entry (i, j) counts the images of class i labelled j."""
+    return torch.bincount(truth * classes + predicted, minlength=classes * classes).reshape(classes, classes)
+
+
+def confusion_report(matrix: Tensor, top: int = 5) -> str:
+    """The error, the matrix (rows: true class, columns: predicted) and its largest off-diagonal cells."""
+    k, n = matrix.shape[0], int(matrix.sum())
+    wrong = n - int(matrix.trace())
+    width = max(4, len(str(int(matrix.max()))) + 1) if n else 4
+    lines = [f"error: {wrong} of {n} ({100.0 * wrong / max(n, 1):.2f}%)",
+             "rows: true class, columns: predicted",
+             " " * 6 + "".join(f"{j:>{width}}" for j in range(k))]
+    lines += [f"{i:>5} " + "".join(f"{int(v):>{width}}" for v in matrix[i]) for i in range(k)]
+    cells = sorted(((int(matrix[i, j]), i, j) for i in range(k) for j in range(k) if i != j and matrix[i, j] > 0),
+                   reverse=True)[:top]
+    if cells:
+        lines.append("most confused: " + ", ".join(f"{i} as {j}: {c}" for c, i, j in cells))
+    return "\n".join(lines)
