@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import io
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from gankit.config import GENERATOR_WEIGHTS
@@ -24,9 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help=".npy images (uint8 or [0, 1] floats; [N, H, W], [N, C, H, W] or "
                                                   "flattened) or a folder of PNG/JPEG files (sorted by name)")
-    p.add_argument("--out", default=None, help="write the labels here as an int64 .npy (else print one per line)")
     source.add_argument("--split", choices=("test", "valid"), help="a split of the run's own dataset with its labels "
                                                                   "(as --input and --labels)")
+    p.add_argument("--out", default=None, help="write the labels here as an int64 .npy (else print one per line)")
     p.add_argument("--labels", default=None, help="the images' true classes (.npy of integers): print the error, the "
                                                    "confusion matrix and the most confused pairs instead of the labels")
     p.add_argument("--weights", choices=GENERATOR_WEIGHTS, default="average",
@@ -49,12 +48,13 @@ def run(args: argparse.Namespace) -> int:
         if args.labels is not None:
             raise GankitError("--labels: the split's own labels are used with --split")
         x, truth = split_with_labels(cfg, args.split)
-        args.input = f"the {args.split} split of '{cfg.data.name}'"
+        source = f"the {args.split} split of '{cfg.data.name}'"
     else:
         x = read_images(args.input, shape)
         truth = read_labels(args.labels, x.shape[0], D.classes) if args.labels is not None else None
+        source = args.input
     if args.dry_run:
-        print(f"dry run: would label {x.shape[0]} images of {args.input} with the discriminator of step {step} "
+        print(f"dry run: would label {x.shape[0]} images of {source} with the discriminator of step {step} "
               f"({D.classes} classes)")
         return 0
     predicted = classify(D, x, cfg.data.pixel_range)
@@ -70,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
     write_bytes(args.out, buf.getvalue())
     print(f"wrote {labels.shape[0]} labels to {args.out}")
     return 0
-
 
 
 def split_with_labels(cfg: Config, split: str) -> tuple[Tensor, Tensor]:
