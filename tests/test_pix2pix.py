@@ -338,12 +338,16 @@ def test_translate_bad_inputs_give_one_line(folder_run, tmp_path, capsys, make, 
 # The reproduction
 
 
-def test_reproduce_pix2pix_dry_run(tmp_path):
+@pytest.mark.parametrize("full", [False, True])
+def test_reproduce_pix2pix_dry_run(tmp_path, full):
     import json
 
     out = tmp_path / "r"
-    assert main(["reproduce", "pix2pix", "--dry-run", "--out", str(out)]) == 0
+    assert main(["reproduce", "pix2pix", "--dry-run", "--out", str(out)] + (["--full"] if full else [])) == 0
     res = json.loads((out / "result.json").read_text())
+    # the first 1,000 test pairs by default, all 10,000 under --full (the dry run scores 2% of them)
+    assert res["settings"]["metrics"] == (["fid10k", "l1_10k", "class_acc10k"] if full else ["fid1k", "l1_1k", "class_acc1k"])
+    assert res["settings"]["pairs"] == (200 if full else 20)
     for key in ("fid_l1", "fid_cgan", "fid_l1_cgan", "l1_error_l1_cgan", "class_acc_l1_cgan", "class_acc_real", "wall_seconds",
                 "fid_l1_cgan_lambda10", "class_acc_l1_cgan_lambda10"):
         assert isinstance(res[key], float), key

@@ -124,6 +124,7 @@ class Reproduction:
     arms: Callable[[Options], Sequence[Arm]]
     summarize: Callable[[list[Trained], Options], Summary]
     metrics: Sequence[str] = ()  # registered metrics scored on every trained arm
+    full_metrics: Optional[Sequence[str]] = None  # the metrics under --full, where they differ (e.g. more samples)
     seeds: int = 1
     full_seeds: Optional[int] = None  # the default count under --full, where it differs
     options: tuple[str, ...] = ()  # extra flags it understands ("paper_exact")
@@ -132,6 +133,11 @@ class Reproduction:
     # figures beyond the registered metrics, from the trained arm (e.g. a stricter mode count)
     extra_figures: Optional[Callable[[Trained, Options], dict[str, float]]] = None
     jobs: int = 1  # runs trained at once by default (each in its own process; see the module's docstring)
+
+
+    def metrics_for(self, opts: Options) -> list[str]:
+        """The metrics scored on every trained arm of this run of the reproduction."""
+        return list(self.full_metrics if opts.full and self.full_metrics is not None else self.metrics)
 
 
 REPRODUCTIONS: Registry[Reproduction] = Registry("reproduction", GankitError)
@@ -221,7 +227,7 @@ def train_arm(rep: Reproduction, arm: Arm, seed: int, out: Path, opts: Options, 
     ctx.options[CLASSIFY_OPTION] = run_classifier(run_dir, ctx.device)  # test_error: the run's D as a classifier
     done = Trained(arm, seed, out, cfg, state, run_dir, overrides, data, ctx, train_seconds=train_seconds)
     t1 = time.time()
-    done.figures = evaluate(list(rep.metrics), ctx)
+    done.figures = evaluate(rep.metrics_for(opts), ctx)
     if rep.extra_figures is not None:
         done.figures.update(rep.extra_figures(done, opts))
     done.eval_seconds = time.time() - t1
@@ -232,7 +238,7 @@ def run(rep: Reproduction, out: Path, opts: Options) -> dict[str, Any]:
     """Train, evaluate and report ``rep`` into ``out``; returns what result.json holds."""
     if opts.paper_exact and "paper_exact" not in rep.options:
         raise GankitError(f"--paper-exact: not an option of reproduction '{rep.name}'")
-    check_metrics(list(rep.metrics))
+    check_metrics(rep.metrics_for(opts))
     arms = list(rep.arms(opts))
     for arm in arms:
         load_config(arm.preset)  # a bad preset fails before anything trains
