@@ -145,3 +145,36 @@ def test_collapse_warning_on_image_data_names_no_modes():
     diag.check(1, {**base, "diag_diversity": 1.0})
     diag.check(10, {**base, "diag_diversity": 0.01})
     assert len(said) == 1 and "collapsed" in said[0] and "modes covered" not in said[0]
+
+
+def test_uniform_class_prediction_with_a_vanished_gradient_warns_once():
+    # a K-class D (CatGAN): the entropy of its prediction on G(z) as a share of log K,
+    # against closed forms, and the warning when G's gradient has gone with it
+    import math
+
+    cfg = load_config("toy-pacgan-ring8", TINY)
+    state, _ = build_state(cfg, load_dataset("ring8"))
+    algorithm1(state, 1)
+    said = []
+    diag = Diagnostics(cfg, None, state, say=said.append)
+
+    def measured(fake_logits):
+        return diag.measure(state, StepStats(1, torch.tensor(1.0), torch.tensor(1.0), torch.zeros(4, 10), fake_logits))
+
+    assert measured(torch.zeros(4, 10))["diag_fake_class_entropy"] == pytest.approx(1.0)
+    two_classes = torch.full((4, 10), -1e4)
+    two_classes[:, :2] = 0.0  # p = (1/2, 1/2, 0, ..., 0): entropy log 2
+    assert measured(two_classes)["diag_fake_class_entropy"] == pytest.approx(math.log(2) / math.log(10), rel=1e-5)
+    assert "diag_fake_class_entropy" not in measured(torch.zeros(4))  # one logit: no classes to spread over
+
+    base = {"diag_d_real": 0.5, "diag_d_fake": 0.5, "diag_diversity": 1.0, "diag_modes": 8.0}
+    diag.check(1, {**base, "diag_g_grad_norm": 0.3, "diag_fake_class_entropy": 0.6})
+    diag.check(10, {**base, "diag_g_grad_norm": 0.01, "diag_fake_class_entropy": 0.7})  # small gradient, D still certain
+    diag.check(20, {**base, "diag_g_grad_norm": 0.2, "diag_fake_class_entropy": 0.99})  # uniform, but G still learns
+    assert not said
+    row = {**base, "diag_g_grad_norm": 0.01, "diag_fake_class_entropy": 0.99}
+    diag.check(30, row)
+    assert len(said) == 1 and "near uniform" in said[0] and "optim_g.lr" in said[0]
+    assert row["diag_warning_uniform"] == 1.0
+    diag.check(40, {**base, "diag_g_grad_norm": 0.001, "diag_fake_class_entropy": 0.999})
+    assert len(said) == 1  # once

@@ -7,6 +7,8 @@ default callbacks when ``log.diagnostics`` is on). Every ``log.diagnostics_every
 - ``diag_d_real``, ``diag_d_fake``: mean D(x) and D(G(z)) on the step's minibatches;
 - ``diag_g_grad_norm``: the norm of the generator's gradient from that step's update
   (read from the ``.grad`` fields the step left behind: no extra backward pass);
+- where D gives K class logits (CatGAN), ``diag_fake_class_entropy``: the mean entropy of
+  D's class prediction on G(z), as a share of log K (1: uniform);
 - ``diag_diversity``: mean pairwise distance of 256 generated samples divided by that of
   256 training examples (about 1 when G spreads like the data, near 0 when it collapses);
 - on toy mixtures (ring8, grid25), ``diag_modes``: the live count of captured modes (the
@@ -23,8 +25,10 @@ Their state (peaks, warnings given, a measurement waiting for its logging step) 
 of every checkpoint, so a resumed run logs and warns exactly as an uninterrupted one.
 
 Warnings, once each per run, in plain words with what to try: the discriminator
-saturating (D(G(z)) near 0 while the generator's gradient has vanished), and diversity
-collapsing (spread or live modes falling far below what they were).
+saturating (D(G(z)) near 0 while the generator's gradient has vanished), a K-class D
+predicting uniformly on G's samples while the generator's gradient has vanished (CatGAN's
+entropy terms have no slope there), and diversity collapsing (spread or live modes falling
+far below what they were).
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ N_DIVERSITY = 256
 N_MODES = 1000
 SATURATED_D_FAKE = 0.05  # mean D(G(z)) below this: D rejects generated samples with near certainty
 VANISHED_GRAD = 0.05  # G's gradient norm below this share of its largest value so far
+UNIFORM_FAKE_CLASSES = 0.95  # K-class D's entropy on G(z) above this share of log K: a near-uniform prediction
 COLLAPSED_DIVERSITY = 0.25  # generated spread below this share of the data's ...
 HEALTHY_DIVERSITY = 0.5  # ... after it had been at least this
 NEVER_SPREAD = 0.05  # or still below this a quarter of the way through the run
@@ -107,6 +112,10 @@ class Diagnostics:
             "diag_d_fake": float(torch.sigmoid(st.fake_logits.float()).mean()),
             "diag_g_grad_norm": self.grad_norm(s.G),
         }
+        fake = st.fake_logits.float()
+        if fake.dim() == 2 and fake.shape[1] > 1:  # K class logits: how uniform D's prediction on G(z) is
+            logp = torch.log_softmax(fake, dim=1)
+            row["diag_fake_class_entropy"] = float(-(logp.exp() * logp).sum(1).mean() / math.log(fake.shape[1]))
         was = s.G.training
         s.G.eval()  # no batch-norm statistics updates from our samples
         try:
@@ -150,6 +159,15 @@ class Diagnostics:
                            f"{100 * grad / self.peak_grad:.1f}% of its peak, so the generator has stopped learning. "
                            "Try the non-saturating objective (objective.name=non-saturating), a lower "
                            "discriminator learning rate (optim_d.lr) or fewer discriminator steps (train.k).")
+            uniform = row.get("diag_fake_class_entropy", 0.0)
+            if uniform > UNIFORM_FAKE_CLASSES and self.peak_grad > 0 and grad < VANISHED_GRAD * self.peak_grad:
+                row["diag_warning_uniform"] = 1.0
+                self._warn("uniform", step,
+                           f"the discriminator's class prediction on generated samples is near uniform (entropy "
+                           f"{uniform:.3f} of the largest) and the generator's gradient has shrunk to "
+                           f"{100 * grad / self.peak_grad:.1f}% of its peak: the entropy terms give the generator no "
+                           "slope, so it has stopped learning. Try lower learning rates (optim_g.lr first, then "
+                           "optim_d.lr) or another seed.")
             self.peak_grad = max(self.peak_grad, grad)
         collapsed = self.peak_diversity >= HEALTHY_DIVERSITY and div < COLLAPSED_DIVERSITY * self.peak_diversity
         never_spread = step > 1 and step >= self.steps // 4 and div < NEVER_SPREAD
