@@ -7,8 +7,9 @@ paper's) and L1 + cGAN with lambda = 10 (at this image size and length lambda = 
 little to the adversarial term), then scores each on the first 1,000 test pairs (all 10,000
 under ``--full``): FID of the outputs against the real test targets (``fid1k``; ``fid10k``),
 the per-pixel L1 error (``l1_1k``) and the shipped Fashion-MNIST classifier's accuracy on
-the outputs (``class_acc1k``; on the real targets it is the ceiling). The paper's claim: L1 alone gives blurry, plausible-on-average outputs; adding
-the cGAN loss makes them sharper and more realistic (lower FID) at a higher per-pixel error.
+the outputs (``class_acc1k``; on the real targets it is the ceiling). The paper's claim: L1
+alone gives blurry, plausible-on-average outputs; adding the cGAN loss makes them sharper and
+more realistic (lower FID) at a higher per-pixel error.
 One picture shows input | L1 | cGAN | L1 + cGAN | L1 + cGAN (lambda 10) | target for the same
 test inputs.
 """
