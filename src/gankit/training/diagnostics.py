@@ -40,6 +40,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from gankit.config import Config
+from gankit.objectives.catgan import conditional_entropy
 from gankit.training.algorithm1 import StepStats
 from gankit.training.state import TrainState
 from gankit.training.noise import NoiseSampler
@@ -114,8 +115,7 @@ class Diagnostics:
         }
         fake = st.fake_logits.float()
         if fake.dim() == 2 and fake.shape[1] > 1:  # K class logits: how uniform D's prediction on G(z) is
-            logp = torch.log_softmax(fake, dim=1)
-            row["diag_fake_class_entropy"] = float(-(logp.exp() * logp).sum(1).mean() / math.log(fake.shape[1]))
+            row["diag_fake_class_entropy"] = float(conditional_entropy(fake) / math.log(fake.shape[1]))
         was = s.G.training
         s.G.eval()  # no batch-norm statistics updates from our samples
         try:
