@@ -3,6 +3,7 @@
     python bench/ab.py --set train.precision=bf16 --b train.joint_d_batch=true
     python bench/ab.py --case conv --set train.precision=bf16 --b train.channels_last=true
     python bench/ab.py --case ssl --set train.joint_d_batch=false --b train.joint_d_batch=true
+    python bench/ab.py --case ssl-mbd --b train.precision=bf16
 
 This host is shared and noisy: one configuration's steps/s drifts by 10-30% within a
 process, and whichever of two runs goes second was seen up to ~8% faster. Each round
@@ -29,6 +30,8 @@ AB_CASES = {
     # the semi-supervised MNIST nets of Salimans et al. with feature matching (its preset's
     # settings), 10 labelled examples per class of 10
     "ssl": {"preset": "ssl-mnist-fm", "shape": (1, 28, 28), "overrides": [], "classes": 10},
+    # the same nets with minibatch discrimination (its preset's settings)
+    "ssl-mbd": {"preset": "ssl-mnist-mbd", "shape": (1, 28, 28), "overrides": [], "classes": 10},
 }
 
 

@@ -15,11 +15,11 @@ def tiny_dataset(n=64):
     return Dataset("tiny", Split(x), Split(x[:8]), Split(x[:8]))
 
 
-def tiny_config(k):
+def tiny_config(k, extra=()):
     return load_config(
         "goodfellow2014",
         [f"train.k={k}", "train.update=alternating", "data.batch_size=8", "noise.dim=3", "generator.args.hidden=[5]",
-         "discriminator.args.units=4", "discriminator.args.pieces=2"],
+         "discriminator.args.units=4", "discriminator.args.pieces=2", *extra],
     )
 
 
@@ -51,6 +51,30 @@ def test_k3_updates_d_three_times_per_g_update():
     consumed = [e * 64 + p for e, p in positions]
     assert [b - a for a, b in zip(consumed, consumed[1:])] == [24, 24, 24]
     assert any(not torch.equal(a, b) for a, b in zip(before, state.D.parameters()))
+
+
+def test_g_steps_3_updates_g_three_times_per_iteration_on_fresh_noise():
+    state, _ = build_state(tiny_config(1, ["train.g_steps=3"]), tiny_dataset())
+    d, g = Counter(state.opt_d), Counter(state.opt_g)
+    drawn = []
+    sample = state.conditions.sample
+
+    def recording(m):
+        z, c = sample(m)
+        drawn.append(z.clone())
+        return z, c
+
+    state.conditions.sample = recording
+    algorithm1(state, 2)
+    assert (d.n, g.n) == (2, 6)
+    assert state.step == 2
+    assert len(drawn) == 8  # per iteration one D step's noise, then three G steps' noise
+    assert all(not torch.equal(a, b) for i, a in enumerate(drawn) for b in drawn[i + 1:])
+
+
+def test_g_steps_needs_alternating_updates():
+    with pytest.raises(ConfigError, match="train.g_steps"):
+        load_config("goodfellow2014", ["train.update=simultaneous", "train.g_steps=2"])
 
 
 def test_generator_step_leaves_d_untouched_and_d_step_leaves_g_untouched():

@@ -114,6 +114,25 @@ def test_minibatch_features_of_identical_and_diverse_batches_follow_the_formula(
     assert (o < out[:, 6:]).all()  # a diverse batch gives each example less closeness than identical ones
 
 
+@pytest.mark.parametrize("batch", ["identical", "diverse"])
+def test_minibatch_gradient_equals_that_of_the_written_out_differences(batch: str) -> None:
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(6, kernels=4, dim=3, data_init=False)
+    x = torch.randn(1, 6).expand(5, 6).clone() if batch == "identical" else torch.randn(5, 6)
+    x.requires_grad_(True)
+    w = torch.randn(5, 4)
+    (layer(x)[:, 6:] * w).sum().backward()
+    got = [x.grad.clone()] + [p.grad.clone() for p in layer.parameters()]
+    x.grad = None
+    layer.zero_grad()
+    M = torch.einsum("ni,ibc->nbc", x, layer.tensor())
+    d = (M.unsqueeze(3) - M.permute(1, 2, 0).unsqueeze(0)).abs().sum(2)  # [m, B, m], the formula as written
+    ((torch.exp(-d).sum(2) - 1 + layer.b) * w).sum().backward()
+    want = [x.grad] + [p.grad for p in layer.parameters()]
+    for g, r in zip(got, want):
+        torch.testing.assert_close(g, r)
+
+
 def test_weight_norm_starts_with_unit_statistics_on_the_first_training_batch() -> None:
     torch.manual_seed(1)
     layer = WeightNormLinear(20, 7)

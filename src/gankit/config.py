@@ -135,8 +135,11 @@ class CriticWarmupConfig(_Section):
 
 
 class TrainConfig(_Section):
-    steps: int = Field(20000, ge=1)  # generator updates (outer iterations of Algorithm 1)
-    k: int = Field(1, ge=1)  # discriminator steps per generator step
+    steps: int = Field(20000, ge=1)  # outer iterations of Algorithm 1 (generator updates when g_steps is 1)
+    k: int = Field(1, ge=1)  # discriminator steps per iteration
+    # generator steps per iteration, each on fresh noise (the released improved-gan
+    # minibatch-discrimination code takes 3 after each D step)
+    g_steps: int = Field(1, ge=1)
     # alternating: Algorithm 1 (training/algorithm1.py); simultaneous: one pass over one
     # minibatch gives both nets' gradients, both step at once (the released MNIST code;
     # training/simultaneous.py)
@@ -184,6 +187,9 @@ class TrainConfig(_Section):
                              f"minibatch), got {self.k}")
         if self.update == "simultaneous" and self.k_warmup is not None:
             raise ValueError("train.k_warmup needs train.update: alternating (a simultaneous update has one D step)")
+        if self.update == "simultaneous" and self.g_steps != 1:
+            raise ValueError(f"train.g_steps must be 1 with train.update: simultaneous (one D and one G update per "
+                             f"minibatch), got {self.g_steps}")
         return self
 
 

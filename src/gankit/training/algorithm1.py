@@ -9,7 +9,8 @@
 
 The objective supplies the two losses (and any penalty, constraint or reconstruction
 term), the optimisers supply the update rule: variants change those, never this loop.
-k is ``s.critic_steps()``: ``train.k``, or more at the iterations ``train.k_warmup`` names.
+k is ``s.critic_steps()``: ``train.k``, or more at the iterations ``train.k_warmup`` names;
+G takes ``train.g_steps`` steps (1, as the paper) per iteration, each on fresh noise.
 Conditional models draw z together with what G is conditioned on (``s.conditions``):
 random class labels for a cGAN, a real minibatch of (input, target) pairs for pix2pix,
 a labelled minibatch for a semi-supervised D.
@@ -93,7 +94,8 @@ def algorithm1(s: TrainState, until_step: int, callbacks: Iterable[Callback] = (
         s.shard.reseed(s.step)
         for _ in range(s.critic_steps()):
             d_loss, real_logits = discriminator_step(s)
-        g_loss, fake_logits = generator_step(s, s.data.batch_size)
+        for _ in range(s.g_steps):
+            g_loss, fake_logits = generator_step(s, s.data.batch_size)
         s.step += 1
         s.schedule.apply(s.step)
         # over the global minibatch: the mean of the processes' losses, every process's logits

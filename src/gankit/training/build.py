@@ -221,6 +221,7 @@ def build_state(cfg: Config, data: Dataset, job: Optional[Job] = None) -> tuple[
     schedule.apply(0)
     warmup = CriticWarmup.from_config(cfg.train.k_warmup) if cfg.train.k_warmup is not None else None
     state = TrainState(G, D, opt_g, opt_d, objective, source, noise, schedule, k=cfg.train.k, k_warmup=warmup,
+                       g_steps=cfg.train.g_steps,
                        autocast=forward_context(precision, device.type), precision=precision,
                        d_passes=joint_pass if cfg.train.joint_d_batch else separate_passes,
                        shard=shard, scaler_d=grad_scaler(precision), scaler_g=grad_scaler(precision),

@@ -183,7 +183,8 @@ class TrainState:
     noise: NoiseSampler
     schedule: Schedule
     k: int = 1
-    step: int = 0  # generator updates done
+    g_steps: int = 1  # generator steps per iteration (train.g_steps)
+    step: int = 0  # iterations done (generator updates when g_steps is 1)
     k_warmup: Optional[CriticWarmup] = None  # more critic steps at some iterations (train.k_warmup)
     ema: Optional[EMA] = None  # the average of G's weights (train.ema_decay), updated after each G step
     d_ema: Optional[EMA] = None  # the average of D's weights (train.d_ema_decay), updated after each iteration
