@@ -95,8 +95,9 @@ class MinibatchDiscrimination(nn.Module):
     def distances(self, f: Tensor) -> Tensor:
         """L1 distances [m, B, m] between the rows M_{i,b} and M_{j,b}."""
         M = torch.einsum("ni,ibc->nbc", f, self.tensor()).transpose(0, 1)  # [B, m, C]
-        # torch's L1 cdist, one m x m matrix per kernel: 2-2.5x faster forward and backward
-        # than broadcasting the [m, B, C, m] differences, the same to float rounding
+        # torch's L1 cdist, one m x m matrix per kernel: forward and backward 1.9x faster than
+        # broadcasting the [m, B, C, m] differences (batch 100, 100 kernels, 2 threads), the
+        # same to float rounding
         return torch.cdist(M, M, p=1).permute(1, 0, 2)
 
     def forward(self, f: Tensor) -> Tensor:

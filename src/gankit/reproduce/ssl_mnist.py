@@ -78,7 +78,8 @@ def summarize(runs: list[Trained], opts: Options) -> Summary:
         first = next(t for t in runs if t.arm.key == key)
         m, s = stats[key]
         count = float(np.mean([t.figures["test_errors"] for t in runs if t.arm.key == key]))
-        rows.append((f"{label} ({len(errors[key])} draws, {first.state.step} steps, ours)",
+        g_steps = f", {first.cfg.train.g_steps} G updates each" if first.cfg.train.g_steps > 1 else ""
+        rows.append((f"{label} ({len(errors[key])} draws, {first.state.step} steps{g_steps}, ours)",
                      f"{100 * m:.2f} ± {100 * s:.2f}% ({count:.0f} errors)"))
     out = runs[0].out
     grids = []
