@@ -380,7 +380,7 @@ class ProgressBar:
 
 @dataclass
 class TrainingCallbacks:
-    """A run's callbacks: ``ordered`` is what runs after each generator step, in that order;
+    """A run's callbacks: ``ordered`` is what runs after each iteration (its G steps), in that order;
     the named ones are those ``train`` also uses outside the loop (None when not made)."""
 
     ordered: list[Callback]

@@ -186,7 +186,7 @@ class TrainState:
     g_steps: int = 1  # generator steps per iteration (train.g_steps)
     step: int = 0  # iterations done (generator updates when g_steps is 1)
     k_warmup: Optional[CriticWarmup] = None  # more critic steps at some iterations (train.k_warmup)
-    ema: Optional[EMA] = None  # the average of G's weights (train.ema_decay), updated after each G step
+    ema: Optional[EMA] = None  # the average of G's weights (train.ema_decay), updated once per iteration
     d_ema: Optional[EMA] = None  # the average of D's weights (train.d_ema_decay), updated after each iteration
     autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext  # see forward_context
     precision: str = "fp32"  # train.precision as this device runs it (auto resolved: parallel.resolve_precision)
