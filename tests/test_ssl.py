@@ -181,7 +181,8 @@ def test_joint_pass_over_unlabelled_generated_and_labelled_computes_the_same_ste
         hook.remove()
         runs[joint] = (s, batches, losses)
     (a, batches_a, losses_a), (b, batches_b, losses_b) = runs[False], runs[True]
-    g_step = [20] if preset == "catgan-mnist" else []  # feature matching scores G(z) through D.logits_and_features
+    # one D call per G step (the preset's train.g_steps); feature matching scores G(z) through D.logits_and_features
+    g_step = [20] * a.g_steps if preset == "catgan-mnist" else []
     assert batches_a == ([20, 20, 20] + g_step) * 3  # unlabelled, generated, labelled
     assert batches_b == ([60] + g_step) * 3
     assert np.allclose(losses_a, losses_b, rtol=1e-4, atol=1e-6)
