@@ -134,6 +134,34 @@ def test_a_run_of_two_processes_resumes_in_one_and_says_so(runs, tmp_path, capsy
     assert ckpt.load(ckpt.list_checkpoints(run / "checkpoints")[-1])["processes"] == 1
 
 
+# A process that ends with the group's worker threads still running can abort in interpreter
+# exit (one of them frees a finished collective's tensors, which needs the Python it is tearing
+# down); torch.optim's first use imports torch._dynamo, which then kept the group alive.
+THREADS_LEFT = """
+import os, sys
+from gankit.cli.main import main
+
+def threads():
+    return sorted(open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task"))
+
+before = threads()
+rc = main(["train", *sys.argv[2:], "--out", sys.argv[1], "--no-progress"])
+print(f"rank {os.environ['RANK']} rc {rc} threads left {sorted(set(threads()) - set(before))}")
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads a process's threads from Linux's /proc")
+def test_a_finished_job_leaves_no_thread_of_the_group_running(tmp_path):
+    script = tmp_path / "threads_left.py"
+    script.write_text(THREADS_LEFT)
+    args = [a if not a.startswith("train.steps") else "train.steps=5" for a in ARGS]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
+           str(tmp_path / "run"), *args]  # fmt: skip
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(l for l in done.stdout.splitlines() if l.startswith("rank ")) == [f"rank {r} rc 0 threads left []" for r in (0, 1)]
+
+
 def test_nproc_checks_the_config_before_it_starts_processes(tmp_path, capsys):
     out = tmp_path / "x"
     # SyncBatchNorm is CUDA-only: refused once, before torchrun starts 2 processes that would each refuse it

@@ -299,6 +299,11 @@ def start(device: str, seed: int, sync_batchnorm: bool = False) -> Job:
     if not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
+        # torch.optim imports torch._dynamo on first use. Imported after the group exists,
+        # it keeps a reference to it that destroy_process_group cannot drop, and gloo's
+        # threads then run into interpreter exit, where one that frees a finished work's
+        # tensors aborts the process ("terminate called without an active exception").
+        import torch._dynamo  # noqa: F401
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
         owns = True
     return Job(Shard(dist.get_rank(), dist.get_world_size(), seed), dev, owns)
