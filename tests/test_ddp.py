@@ -136,7 +136,8 @@ def test_a_run_of_two_processes_resumes_in_one_and_says_so(runs, tmp_path, capsy
 
 # A process that ends with the group's worker threads still running can abort in interpreter
 # exit (one of them frees a finished collective's tensors, which needs the Python it is tearing
-# down); torch.optim's first use imports torch._dynamo, which then kept the group alive.
+# down). torch.optim's first use imports torch._dynamo, which keeps the group alive unless it
+# is imported before the group exists (parallel.start).
 THREADS_LEFT = """
 import os, sys
 from gankit.cli.main import main
