@@ -290,8 +290,8 @@ def test_reproduce_dry_run_then_classify_and_eval(tmp_path, capsys) -> None:
 
 
 def test_runs_trained_at_once_equal_runs_trained_in_turn(tmp_path) -> None:
-    # worker processes (jobs=2, one thread each) train the same runs as one process in turn
-    # with one thread: the same test errors and the same final weights
+    # worker processes (jobs=2, one thread each) train and score the same runs as one process
+    # in turn with one thread: the same test errors and the same final weights
     from safetensors.torch import load_file
 
     from gankit.reproduce import Options, get_reproduction, run

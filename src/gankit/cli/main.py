@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_positive_int, default=None, help="how many seeds from --seed (default: the reproduction's own)")
     r.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)")
     r.add_argument("--jobs", type=_positive_int, default=None,
-                   help="runs trained at once, each in its own process with an equal share of the threads "
+                   help="runs trained and scored at once, each in its own process with an equal share of the threads "
                         "(default: the reproduction's own, 1 for most)")
 
     sub.add_parser("presets", help="list presets, each with its one-line description")

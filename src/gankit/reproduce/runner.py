@@ -6,10 +6,12 @@ it scores them with, and how its table reads (the paper's rows beside ours). Thi
 does the rest, the same way for every paper: train each arm for each seed, time it,
 evaluate, write ``DIR/result.json`` and ``DIR/report.md``, print the table.
 
-Runs train one after another, or ``jobs`` at a time, each in a process of its own with an
-equal share of the torch threads: small nets use one core better than two (two one-thread
-runs of the semi-supervised MNIST nets side by side take 1.2-1.4x the steps per second of
-one two-thread run: bench/jobs.py), and independent runs need no order.
+Runs train and are scored one after another, or ``jobs`` at a time, each in a process of its
+own with an equal share of the torch threads: small nets use one core better than two (two
+one-thread runs of the semi-supervised MNIST nets side by side take 1.2-1.4x the steps per
+second of one two-thread run: bench/jobs.py), and independent runs need no order. The
+worker that trains a run also scores it, so scoring (Inception features for FID) runs side
+by side too; this process then loads each run's final state for the table and pictures.
 """
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ class Options:
     dry_run: bool = False
     seed: int = 0
     seeds: Optional[int] = None  # how many seeds from ``seed``; None: the reproduction's own count
-    jobs: Optional[int] = None  # runs trained at once; None: the reproduction's own count
+    jobs: Optional[int] = None  # runs trained and scored at once; None: the reproduction's own count
 
     def seed_list(self, default: int) -> list[int]:
         n = 1 if self.dry_run else (self.seeds or default)
@@ -104,6 +106,15 @@ class Trained:
         }
 
 
+@dataclass(frozen=True)
+class Scored:
+    """What a worker process hands back for the run it trained and scored."""
+
+    train_seconds: float
+    figures: dict[str, float]
+    eval_seconds: float
+
+
 @dataclass
 class Summary:
     """What a reproduction makes of its trained arms: the figures for result.json (keys fixed
@@ -132,7 +143,7 @@ class Reproduction:
     callbacks: Optional[Callable[[Config, Dataset, Path, Options], list[Callback]]] = None
     # figures beyond the registered metrics, from the trained arm (e.g. a stricter mode count)
     extra_figures: Optional[Callable[[Trained, Options], dict[str, float]]] = None
-    jobs: int = 1  # runs trained at once by default (each in its own process; see the module's docstring)
+    jobs: int = 1  # runs trained and scored at once by default (each in its own process; see the module's docstring)
 
 
     def metrics_for(self, opts: Options) -> list[str]:
@@ -173,59 +184,66 @@ def _overrides(arm: Arm, seed: int, opts: Options) -> list[str]:
     return out + (DRY_RUN_OVERRIDES if opts.dry_run else [])
 
 
-def train_in_process(name: str, arm_key: str, seed: int, out: Path, opts: Options, single: bool, threads: int) -> float:
-    """Train one run of reproduction ``name`` into its run directory (a worker process's job);
-    returns its training seconds."""
+def score_in_process(name: str, arm_key: str, seed: int, out: Path, opts: Options, single: bool,
+                     threads: int) -> Scored:
+    """Train and score one run of reproduction ``name`` (a worker process's job)."""
     import torch
 
     torch.set_num_threads(threads)
     rep = get_reproduction(name)
     arm = next(a for a in rep.arms(opts) if a.key == arm_key)
-    cfg = load_config(arm.preset, _overrides(arm, seed, opts))
-    t0 = time.time()
-    train(cfg, run_dir_of(out, arm, seed, single), progress=False)
-    return time.time() - t0
+    done = train_arm(rep, arm, seed, out, opts, single)
+    return Scored(done.train_seconds, done.figures, done.eval_seconds)
 
 
-def train_at_once(rep: Reproduction, runs: Sequence[tuple[Arm, int]], out: Path, opts: Options, single: bool,
-                  jobs: int) -> list[float]:
-    """Train ``runs`` ``jobs`` at a time in worker processes (spawned: no copy of this
-    process's threads); returns each run's training seconds, in order."""
+def score_at_once(rep: Reproduction, runs: Sequence[tuple[Arm, int]], out: Path, opts: Options, single: bool,
+                  jobs: int) -> list[Scored]:
+    """Train and score ``runs`` ``jobs`` at a time in worker processes (spawned: no copy of
+    this process's threads); returns what each found, in order."""
     import torch
 
     threads = max(1, torch.get_num_threads() // jobs)
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
-        futures = {pool.submit(train_in_process, rep.name, arm.key, seed, out, opts, single, threads): (arm, seed)
+        futures = {pool.submit(score_in_process, rep.name, arm.key, seed, out, opts, single, threads): (arm, seed)
                    for arm, seed in runs}
-        for f in as_completed(futures):  # a line as each run finishes: the first scores come after the last run
+        for f in as_completed(futures):  # a line as each run finishes
             arm, seed = futures[f]
-            print(f"{arm.key} seed {seed}: trained ({f.result():.0f} s)", file=sys.stderr, flush=True)
+            say_scored(arm, seed, f.result().figures, f.result().train_seconds)
         return [f.result() for f in futures]
 
 
+def say_scored(arm: Arm, seed: int, figures: dict[str, Any], train_seconds: float) -> None:
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in figures.items() if isinstance(v, float))
+    print(f"{arm.key} seed {seed}: {shown} ({train_seconds:.0f} s)", file=sys.stderr, flush=True)
+
+
 def train_arm(rep: Reproduction, arm: Arm, seed: int, out: Path, opts: Options, single: bool,
-              trained_seconds: Optional[float] = None) -> Trained:
-    """Train one run and evaluate it. With ``trained_seconds`` a worker process has trained it
-    already: its final checkpoint is loaded (a finished run resumes at its last step)."""
+              scored: Optional[Scored] = None) -> Trained:
+    """Train one run and score it. With ``scored`` a worker process has done both already:
+    the run's final checkpoint is loaded (a finished run resumes at its last step) and the
+    worker's figures are kept."""
     overrides = _overrides(arm, seed, opts)
     cfg = load_config(arm.preset, overrides)
     run_dir = run_dir_of(out, arm, seed, single)
     data = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
-    if trained_seconds is None:
+    if scored is None:
         callbacks = rep.callbacks(cfg, data, run_dir, opts) if rep.callbacks else []
         t0 = time.time()
         state = train(cfg, run_dir, callbacks=callbacks, progress=None if single else False)
         train_seconds = time.time() - t0
     else:
         state = train(cfg, run_dir, progress=False, say=lambda m: None)
-        train_seconds = trained_seconds
+        train_seconds = scored.train_seconds
     # evaluate what `gankit sample` draws: the saved generator (its weight average, with
     # batch-norm statistics of its own, where the run keeps one)
     G, _, context, _ = load_generator(run_dir, state.noise.device)  # metrics run where training did
     ctx = generator_context(G, cfg, context.get("num_classes", 0), data, seed + EVAL_NOISE_OFFSET, seed, opts.dry_run)
     ctx.options[CLASSIFY_OPTION] = run_classifier(run_dir, ctx.device)  # test_error: the run's D as a classifier
     done = Trained(arm, seed, out, cfg, state, run_dir, overrides, data, ctx, train_seconds=train_seconds)
+    if scored is not None:
+        done.figures, done.eval_seconds = dict(scored.figures), scored.eval_seconds
+        return done
     t1 = time.time()
     done.figures = evaluate(rep.metrics_for(opts), ctx)
     if rep.extra_figures is not None:
@@ -249,15 +267,14 @@ def run(rep: Reproduction, out: Path, opts: Options) -> dict[str, Any]:
     runs = [(arm, seed) for arm in arms for seed in seeds]
     # callbacks keep what they record in this process's memory: such runs train here, in turn
     jobs = 1 if rep.callbacks is not None else min(opts.jobs or rep.jobs, len(runs))
-    seconds: list[Optional[float]] = (
-        list(train_at_once(rep, runs, out, opts, single, jobs)) if jobs > 1 else [None] * len(runs))
+    scored: list[Optional[Scored]] = (
+        list(score_at_once(rep, runs, out, opts, single, jobs)) if jobs > 1 else [None] * len(runs))
     trained = []
-    for (arm, seed), trained_seconds in zip(runs, seconds):
-        done = train_arm(rep, arm, seed, out, opts, single, trained_seconds)
+    for (arm, seed), by_worker in zip(runs, scored):
+        done = train_arm(rep, arm, seed, out, opts, single, by_worker)
         trained.append(done)
-        if not single:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in done.figures.items() if isinstance(v, float))
-            print(f"{arm.key} seed {seed}: {shown} ({done.train_seconds:.0f} s)", file=sys.stderr, flush=True)
+        if by_worker is None and not single:
+            say_scored(arm, seed, done.figures, done.train_seconds)
     summary = rep.summarize(trained, opts)
     wall = time.time() - t0
     tab = table(summary.headers, summary.rows)
