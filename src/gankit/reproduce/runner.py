@@ -16,6 +16,7 @@ by side too; this process then loads each run's final state for the table and pi
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -196,6 +197,21 @@ def score_in_process(name: str, arm_key: str, seed: int, out: Path, opts: Option
     return Scored(done.train_seconds, done.figures, done.eval_seconds)
 
 
+def end_with_parent(parent: int) -> None:
+    """A worker's start: on Linux the kernel sends it SIGTERM when the process that spawned it
+    ends, so a reproduction stopped by a signal leaves no worker training or scoring on its own
+    (its writes are atomic: the run resumes from its last checkpoint)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent ended before the request took hold
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def score_at_once(rep: Reproduction, runs: Sequence[tuple[Arm, int]], out: Path, opts: Options, single: bool,
                   jobs: int) -> list[Scored]:
     """Train and score ``runs`` ``jobs`` at a time in worker processes (spawned: no copy of
@@ -204,7 +220,8 @@ def score_at_once(rep: Reproduction, runs: Sequence[tuple[Arm, int]], out: Path,
 
     threads = max(1, torch.get_num_threads() // jobs)
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn, initializer=end_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(score_in_process, rep.name, arm.key, seed, out, opts, single, threads): (arm, seed)
                    for arm, seed in runs}
         for f in as_completed(futures):  # a line as each run finishes
