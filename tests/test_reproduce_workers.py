@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -42,7 +41,7 @@ def test_a_worker_ends_with_the_process_that_spawned_it(tmp_path) -> None:
     # a reproduction stopped by a signal leaves no worker training or scoring on its own:
     # the worker here would sleep two minutes; killing its parent ends it within seconds
     script = tmp_path / "parent.py"
-    script.write_text(textwrap.dedent(PARENT))
+    script.write_text(PARENT)
     pid_file = tmp_path / "worker.pid"
     env = {**os.environ, "PYTHONPATH": str(Path(gankit.__file__).parents[1])}
     parent = subprocess.Popen([sys.executable, str(script), str(pid_file)], env=env)

@@ -225,8 +225,8 @@ def score_at_once(rep: Reproduction, runs: Sequence[tuple[Arm, int]], out: Path,
         futures = {pool.submit(score_in_process, rep.name, arm.key, seed, out, opts, single, threads): (arm, seed)
                    for arm, seed in runs}
         for f in as_completed(futures):  # a line as each run finishes
-            arm, seed = futures[f]
-            say_scored(arm, seed, f.result().figures, f.result().train_seconds)
+            (arm, seed), got = futures[f], f.result()
+            say_scored(arm, seed, got.figures, got.train_seconds)
         return [f.result() for f in futures]
 
 
